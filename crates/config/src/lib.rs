@@ -1,0 +1,1 @@
+//! erpbridge-config (not built yet)

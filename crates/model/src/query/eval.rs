@@ -1,0 +1,1 @@
+//! Evaluation of filters over JSON records. (being built)

@@ -1,0 +1,1 @@
+//! erpbridge-outbox (not built yet)

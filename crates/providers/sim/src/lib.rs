@@ -1,0 +1,1 @@
+//! erpbridge-sim (not built yet)

@@ -1,0 +1,1 @@
+//! erpbridge-tryton (not built yet)

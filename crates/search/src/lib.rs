@@ -1,0 +1,1 @@
+//! erpbridge-search (not built yet)

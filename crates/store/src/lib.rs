@@ -1,0 +1,1 @@
+//! erpbridge-store (not built yet)

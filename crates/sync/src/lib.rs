@@ -1,0 +1,1 @@
+//! erpbridge-sync (not built yet)
