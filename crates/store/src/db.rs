@@ -1,0 +1,246 @@
+//! The database handle: which backend, how to open it, how to bring its schema up to date.
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::error::StoreError;
+use crate::migrations::MIGRATIONS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How hard SQLite works to keep a committed transaction across a power cut.
+///
+/// `Full` syncs the WAL on every commit. `Normal` (with WAL) survives a crash of the
+/// process (SIGKILL) but may lose the last commits on power loss; it is several times
+/// faster. The outbox's promise ("nothing is lost") needs `Full` in production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteDurability {
+    #[default]
+    Full,
+    Normal,
+}
+
+/// A connection pool to one of the two backends. Cheap to clone.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Db {
+    /// Opens (creating if needed) a SQLite database file with the settings the hub
+    /// relies on: WAL so readers never block the writer, a busy timeout so concurrent
+    /// writers queue instead of failing, and foreign keys on.
+    pub async fn open_sqlite(path: &Path, durability: SqliteDurability) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|err| StoreError::InvalidUrl {
+                url: path.display().to_string(),
+                reason: format!("cannot create directory {}: {err}", parent.display()),
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match durability {
+                SqliteDurability::Full => SqliteSynchronous::Full,
+                SqliteDurability::Normal => SqliteSynchronous::Normal,
+            })
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true)
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-65536")
+            .disable_statement_logging();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options)
+            .await?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    /// Connects to PostgreSQL with a `postgres://` URL.
+    pub async fn open_postgres(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|err| StoreError::InvalidUrl {
+                url: redact(url),
+                reason: err.to_string(),
+            })?
+            .disable_statement_logging();
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await?;
+        Ok(Db::Postgres(pool))
+    }
+
+    /// Opens either backend from a URL: `sqlite://PATH` / a plain path, or `postgres://...`.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::open_postgres(url, 16).await
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            Self::open_sqlite(Path::new(path), SqliteDurability::Full).await
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies every migration this build knows and the database lacks, in order.
+    /// Refuses to run against a database migrated by a newer build.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                // BEGIN IMMEDIATE takes the write lock up front, so two processes
+                // migrating one file at once run one after the other.
+                sqlx::query(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (
+                        version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+                )
+                .execute(&mut *conn)
+                .await?;
+                let applied: Vec<i64> =
+                    sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+                        .fetch_all(&mut *conn)
+                        .await?;
+                check_known(&applied)?;
+                for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+                    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+                    let result = async {
+                        sqlx::raw_sql(migration.sqlite).execute(&mut *conn).await?;
+                        sqlx::query(
+                            "INSERT INTO schema_migrations (version, name, applied_at)
+                             VALUES (?, ?, datetime('now'))",
+                        )
+                        .bind(migration.version)
+                        .bind(migration.name)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok::<_, sqlx::Error>(())
+                    }
+                    .await;
+                    match result {
+                        Ok(()) => {
+                            sqlx::query("COMMIT").execute(&mut *conn).await?;
+                        }
+                        Err(source) => {
+                            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                            return Err(StoreError::Migration {
+                                version: migration.version,
+                                name: migration.name,
+                                source,
+                            });
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                let mut tx = conn.begin().await?;
+                // One advisory lock for the whole migration run: hub processes starting
+                // together against one database migrate one at a time.
+                sqlx::query("SELECT pg_advisory_xact_lock(7262891)")
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (
+                        version BIGINT PRIMARY KEY, name TEXT NOT NULL,
+                        applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                )
+                .execute(&mut *tx)
+                .await?;
+                let applied: Vec<i64> =
+                    sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+                        .fetch_all(&mut *tx)
+                        .await?;
+                check_known(&applied)?;
+                for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+                    sqlx::raw_sql(migration.postgres)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|source| StoreError::Migration {
+                            version: migration.version,
+                            name: migration.name,
+                            source,
+                        })?;
+                    sqlx::query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)")
+                        .bind(migration.version)
+                        .bind(migration.name)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn check_known(applied: &[i64]) -> Result<(), StoreError> {
+    match applied
+        .iter()
+        .find(|version| !MIGRATIONS.iter().any(|m| m.version == **version))
+    {
+        Some(version) => Err(StoreError::UnknownMigration { version: *version }),
+        None => Ok(()),
+    }
+}
+
+/// A URL with its password replaced, fit for error messages and logs.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "<unparseable url>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_migrates_twice_without_harm() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open_sqlite(&dir.path().join("x.sqlite"), SqliteDurability::Normal)
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        db.migrate().await.unwrap();
+        let Db::Sqlite(pool) = &db else { unreachable!() };
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM schema_migrations")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(count, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn redaction_hides_the_password() {
+        let shown = redact("postgres://app:s3cret@localhost:5432/erp");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("***"));
+    }
+}
