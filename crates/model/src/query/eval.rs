@@ -43,11 +43,12 @@
 //! | object  | mismatch | mismatch | mismatch |
 //!
 //! - **Numbers** compare by exact numeric value across integer and floating-point JSON
-//!   numbers (`1 == 1.0`, `u64::MAX > 1.8e19` is decided exactly, without rounding).
+//!   numbers (`1 == 1.0`; `18446744073709551615 < 18446744073709551616.0` holds although
+//!   both round to the same `f64`).
 //! - **Strings** compare lexicographically by Unicode code point, case-sensitively.
 //! - **Decimal strings.** The model sends money and numeric attribute values as strings
 //!   (`"12.50"`), so a string and a number compare numerically when the string is a
-//!   decimal literal `-?[0-9]+(\.[0-9]+)?` that fits `rust_decimal` (28 digits). A
+//!   decimal literal `-?[0-9]+(\.[0-9]+)?` (no `+`, exponent or spaces) that fits `rust_decimal` (28 digits). A
 //!   floating-point value is first taken at its shortest round-trip decimal form (what its
 //!   JSON shows), rounded to 28 fractional digits; floats beyond ±7.9e28 compare by sign.
 //!   Two strings always compare as strings: `"12.50" eq "12.5"` is false.
@@ -58,18 +59,21 @@
 //!   case-insensitive: two characters are equal when their Unicode lowercase mappings
 //!   (Rust's `char::to_lowercase`, no locale or context rules) are equal. The pattern must
 //!   match the whole string.
-//! - **`in`** takes a non-empty-or-empty array of at most [`MAX_IN_VALUES`] non-null scalars
-//!   of one JSON type; it is true if the leaf is `eq` to any of them (`in []` is false).
+//! - **`in`** takes an array (possibly empty) of at most [`MAX_IN_VALUES`] non-null
+//!   scalars of one JSON type; it is true if the leaf is `eq` to any of them, with the
+//!   rules above (`in []` is false).
 //!
 //! Any other pairing is a *type mismatch*: [`QueryError::TypeMismatch`], naming the field,
 //! the operator and both types. A malformed condition (e.g. `like` with a number,
-//! `in` without an array, a `null` value) is an error too, see [`validate_filter`].
+//! `in` without an array, a `null` value) is an error too, see [`validate_filter`]. There
+//! is deliberately no "is missing" operator: `null` never equals anything.
 //!
 //! # Errors are independent of evaluation order
 //!
 //! Evaluation is *strict*: every condition of the tree is evaluated on every record (no
 //! short-circuit), and the result is the **first error in depth-first, left-to-right
-//! order**, if any. Within one condition all leaf values are checked the same way. This
+//! order**, if any. Within one condition every leaf value is compared too (no stop at
+//! the first matching array element), so a mismatching element fails the condition. This
 //! makes "does this filter fail on this record" a property of the set of conditions, not
 //! of how `and`/`or` happen to be nested, which is what lets the planner reorder
 //! conjuncts between provider and hub without changing whether a query fails.
@@ -193,8 +197,10 @@ fn visit_leaves<'a>(
         Value::Object(map) => match path {
             None => f(value),
             Some(path) => {
-                let (key, rest) = match path.split_once('.') {
-                    Some((key, rest)) => (key, Some(rest)),
+                // A byte scan: `.` is ASCII, and `str::split_once`'s generic searcher
+                // showed up in profiles of the hub's post-filter loop.
+                let (key, rest) = match path.bytes().position(|b| b == b'.') {
+                    Some(dot) => (&path[..dot], path.get(dot + 1..)),
                     None => (path, None),
                 };
                 match map.get(key) {
@@ -348,6 +354,8 @@ fn cmp_decimal_number(d: Decimal, n: &Number) -> Ordering {
     // `f64`'s Display is its shortest round-trip form; `from_str` rounds excess scale.
     match Decimal::from_str(&f.to_string()) {
         Ok(fd) => d.cmp(&fd),
+        // Unreachable for |f| < 7.9e28 (Display never uses exponents and excess scale is
+        // rounded); kept total without a panic.
         Err(_) => Ordering::Equal,
     }
 }
