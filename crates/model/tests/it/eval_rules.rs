@@ -107,6 +107,12 @@ fn missing_and_null_fields_are_false_for_every_operator() {
             assert_eq!(check(field, op, value), Ok(false), "{field} {op:?}");
         }
     }
+    // Records that are not objects have no fields; a top-level array is looked through.
+    let cond = Filter::cond("number", Operator::Eq, json!("A1"));
+    for record in [json!(null), json!("A1"), json!(7), json!([])] {
+        assert_eq!(eval(&cond, &record), Ok(false), "{record}");
+    }
+    assert_eq!(eval(&cond, &json!([{"number": "A1"}])), Ok(true));
     // `not` is plain negation: true where `ne` is false.
     let not_eq = Filter::Not {
         not: Box::new(Filter::cond("nope", Operator::Eq, json!("x"))),
