@@ -100,14 +100,12 @@ pub fn query_page(sim: &Sim, query: &Query) -> ProviderResult<QueryPage> {
     };
     let g = &sim.inner.generator;
     let mut records = Vec::new();
-    let mut examined = 0u64;
     let mut next = None;
-    for index in candidates {
-        if records.len() == page_size || examined == SCAN_BUDGET {
+    for (examined, index) in candidates.enumerate() {
+        if records.len() == page_size || examined as u64 == SCAN_BUDGET {
             next = Some(index);
             break;
         }
-        examined += 1;
         let RecordState::Live(version) = sim.feed_state(EntityKind::Article, index) else {
             continue;
         };
