@@ -119,13 +119,19 @@ impl Plan {
     /// The filter the hub must evaluate on records coming back from the provider:
     /// the residual, plus the pushed part if the provider is inexact.
     pub fn hub_filter(&self) -> Option<Filter> {
-        match (&self.pushed, &self.residual, self.exact) {
-            (Some(pushed), Some(residual), false) => Some(Filter::And {
-                and: vec![pushed.clone(), residual.clone()],
-            }),
-            (Some(pushed), None, false) => Some(pushed.clone()),
-            (_, residual, _) => residual.clone(),
+        if self.exact {
+            return self.residual.clone();
         }
+        // One flat `and` of both sides' conjuncts, not `and(pushed, residual)`: the extra
+        // level could push a filter of MAX_DEPTH levels over the limit.
+        let mut conjuncts = Vec::new();
+        for side in [&self.pushed, &self.residual].into_iter().flatten() {
+            match side {
+                Filter::And { and } => conjuncts.extend(and.iter().cloned()),
+                other => conjuncts.push(other.clone()),
+            }
+        }
+        conjunction(conjuncts)
     }
 
     /// Whether a record returned by the provider belongs to the result. Allocation-free;

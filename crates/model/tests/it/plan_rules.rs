@@ -127,3 +127,29 @@ fn exact_defaults_to_true_when_absent_from_json() {
     assert!(caps.exact);
     assert!(EntityPushdown::default().exact);
 }
+
+#[test]
+fn hub_filter_of_an_inexact_plan_stays_within_the_depth_limit() {
+    use erpbridge_model::query::eval::{MAX_DEPTH, validate_filter};
+    // A conjunct of exactly MAX_DEPTH - 1 levels under the root `and`.
+    let mut deep = c("price", Operator::Eq, json!(1));
+    for _ in 2..MAX_DEPTH {
+        // `or` of one: the planner leaves it alone (it would fold `not(not(..))`).
+        deep = Filter::Or { or: vec![deep] };
+    }
+    let filter = Filter::And {
+        and: vec![
+            c("number", Operator::Eq, json!("A")),
+            c("number", Operator::Eq, json!("B")),
+            deep,
+            // Two residual conjuncts: the residual is an `and` of its own.
+            c("price", Operator::Eq, json!(2)),
+        ],
+    };
+    assert_eq!(validate_filter(&filter), Ok(()));
+    let mut inexact = caps(&[("number", &[Operator::Eq])], false, false);
+    inexact.exact = false;
+    let hub = plan(&filter, &inexact).hub_filter().unwrap();
+    assert_eq!(validate_filter(&hub), Ok(()));
+    assert_eq!(hub, filter, "same conjuncts, same order");
+}
