@@ -270,6 +270,16 @@ fn within_caps(filter: &Filter, caps: &EntityPushdown) -> bool {
     }
 }
 
+fn depth(filter: &Filter) -> usize {
+    1 + match filter {
+        Filter::And { and: children } | Filter::Or { or: children } => {
+            children.iter().map(depth).max().unwrap_or(0)
+        }
+        Filter::Not { not } => depth(not),
+        Filter::Condition(_) => 0,
+    }
+}
+
 fn eval_opt(filter: &Option<Filter>, record: &Value) -> Result<bool, QueryError> {
     filter.as_ref().map_or(Ok(true), |f| eval(f, record))
 }
@@ -305,6 +315,13 @@ fn check_split(
         );
     }
     prop_assert_eq!(p.exact, caps.exact);
+    // The split never nests deeper than the original, so it cannot trip MAX_DEPTH.
+    for side in [&p.pushed, &p.residual, &p.hub_filter()]
+        .into_iter()
+        .flatten()
+    {
+        prop_assert!(depth(side) <= depth(filter), "[{name}] deeper: {p:?}");
+    }
 
     // The hub's view: an exact provider returns only records where `pushed` holds; an
     // inexact one may return anything. Either way post-filtering gives the original.
