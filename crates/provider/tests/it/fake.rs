@@ -61,6 +61,8 @@ pub struct Shared {
     /// The largest number of items in one price call.
     pub max_price_items: AtomicU64,
     pub stock_calls: AtomicU64,
+    pub article_calls: AtomicU64,
+    pub article_ids: AtomicU64,
     /// Calls that found another call running on the same session.
     pub overlaps: AtomicU64,
     /// Calls made on a thread other than the one that logged the session in.
@@ -256,8 +258,11 @@ impl BlockingSession for FakeSession {
     }
 
     fn articles(&mut self, ids: &[ArticleId]) -> ProviderResult<Vec<Article>> {
-        let _ = ids;
-        self.enter(|_| Vec::new())
+        self.enter(|shared| {
+            shared.article_calls.fetch_add(1, SeqCst);
+            shared.article_ids.fetch_add(ids.len() as u64, SeqCst);
+            Vec::new()
+        })
     }
 
     fn prices(&mut self, request: &PriceRequest) -> ProviderResult<Vec<PriceQuote>> {

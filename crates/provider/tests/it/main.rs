@@ -9,3 +9,4 @@ mod maintenance;
 mod readiness;
 mod recovery;
 mod support;
+mod surface;
