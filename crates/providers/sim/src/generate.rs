@@ -250,10 +250,18 @@ const fn slot(key: &'static str, kind: SlotKind, unit: Option<&'static str>) -> 
 
 fn number(draw: &mut Draw, min: u64, max: u64, decimals: u32) -> String {
     let raw = min + draw.below(max - min + 1);
-    match decimals {
-        0 => raw.to_string(),
-        d => Decimal::new(raw as i64, d).to_string(),
+    if decimals == 0 {
+        return raw.to_string();
     }
+    // Integer formatting: `Decimal`'s Display is several times slower, and this is the
+    // hottest string of a 30-million-attribute stream.
+    let scale = 10u64.pow(decimals);
+    format!(
+        "{}.{:0width$}",
+        raw / scale,
+        raw % scale,
+        width = decimals as usize
+    )
 }
 
 impl Generator {
