@@ -7,6 +7,7 @@ mod detector;
 mod faults;
 mod live;
 mod query;
+mod runtime;
 mod writes;
 
 use erpbridge_model::{CatalogRecord, ChangeCursor, EntityKind};
