@@ -56,6 +56,16 @@ pub struct SimConfig {
     pub deletes_per_tick: u32,
     /// Articles added per tick. Default 5.
     pub inserts_per_tick: u32,
+    /// Advance the change feed by one tick this often, on a background thread (for a
+    /// demo hub whose delta syncs should find changes). Unset: the clock moves only
+    /// through `Sim::advance`. Default unset.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub auto_tick: Option<Duration>,
     /// Sessions the backend allows at once: 1 declares `serial`, more `pooled`. Default 1.
     pub sessions: u32,
     /// Largest catalog page a call returns. Default 1,000.
@@ -86,6 +96,7 @@ impl Default for SimConfig {
             change_percent_per_tick: 1.0,
             deletes_per_tick: 2,
             inserts_per_tick: 5,
+            auto_tick: None,
             sessions: 1,
             max_catalog_page: 1_000,
             state_file: None,
@@ -133,6 +144,9 @@ impl SimConfig {
         }
         if self.sessions == 0 {
             return bad("sessions", "must be at least 1");
+        }
+        if self.auto_tick.is_some_and(|d| d.is_zero()) {
+            return bad("auto_tick", "must be longer than 0");
         }
         if self.max_catalog_page == 0 {
             return bad("max_catalog_page", "must be at least 1");

@@ -164,7 +164,7 @@ impl Sim {
             "{:08x}",
             shape.bytes().fold(0u64, |h, b| hash(h, b as u64, 0x51)) as u32
         );
-        Ok(Self {
+        let sim = Self {
             inner: Arc::new(SimInner {
                 config,
                 generator,
@@ -175,7 +175,27 @@ impl Sim {
                 stats: Counters::default(),
                 logging_in: AtomicBool::new(false),
             }),
-        })
+        };
+        if let Some(interval) = sim.inner.config.auto_tick {
+            sim.start_ticker(interval)?;
+        }
+        Ok(sim)
+    }
+
+    /// The ticker holds only a weak reference, so it ends once the last handle is gone.
+    fn start_ticker(&self, interval: std::time::Duration) -> Result<(), SimError> {
+        let weak = Arc::downgrade(&self.inner);
+        std::thread::Builder::new()
+            .name("sim-ticker".to_owned())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(interval);
+                    let Some(inner) = weak.upgrade() else { break };
+                    Sim { inner }.advance(1);
+                }
+            })
+            .map(|_| ())
+            .map_err(|e| SimError::Config(format!("auto_tick: cannot start the ticker: {e}")))
     }
 
     pub fn config(&self) -> &SimConfig {

@@ -219,3 +219,18 @@ fn foreign_and_garbled_cursors_are_fatal() {
     let err = drain(&a, EntityKind::Customer, Some(hwm), 10).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Fatal);
 }
+
+#[test]
+fn auto_tick_moves_the_clock() {
+    let sim = Sim::new(SimConfig {
+        auto_tick: Some(std::time::Duration::from_millis(5)),
+        ..SimConfig::fast(100)
+    })
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sim.tick() < 3 {
+        assert!(std::time::Instant::now() < deadline, "the ticker runs");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(sim.article_count() > 100, "ticks insert articles");
+}
