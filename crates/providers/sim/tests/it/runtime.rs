@@ -143,3 +143,29 @@ async fn with_init_delay_2s_readiness_turns_true_only_after_warm_up() {
     assert_eq!(sim.stats().logins, 1);
     assert_eq!(sim.stats().calls, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtime_replaces_a_session_the_sim_disconnected() {
+    let sim = Sim::new(SimConfig {
+        disconnect_rate: 0.2,
+        ..SimConfig::fast(100)
+    })
+    .unwrap();
+    let provider = HostedProvider::start(sim.factory(), RuntimeOptions::default()).unwrap();
+    provider.wait_ready().await;
+    let mut outcomes = Vec::new();
+    for n in 1..=40u64 {
+        let result = provider.articles(vec![article(n)]).await;
+        outcomes.push(result.map(|a| a.len()).map_err(|e| e.kind));
+    }
+    let first_failure = outcomes
+        .iter()
+        .position(Result::is_err)
+        .expect("a 20% disconnect rate disconnects within 40 calls");
+    assert!(
+        outcomes[first_failure..].iter().any(|r| *r == Ok(1)),
+        "calls succeed again after a disconnect: {outcomes:?}"
+    );
+    assert!(sim.stats().logins > 1, "{:?}", sim.stats());
+    assert_eq!(sim.concurrency_violations(), 0);
+}
