@@ -45,6 +45,7 @@ enum State {
 
 #[derive(Debug)]
 pub struct CircuitBreaker {
+    enabled: bool,
     threshold: u32,
     cooldown: Duration,
     state: Mutex<State>,
@@ -64,9 +65,18 @@ pub struct Permit<'a> {
 impl CircuitBreaker {
     pub fn new(threshold: u32, cooldown: Duration) -> Self {
         Self {
+            enabled: true,
             threshold: threshold.max(1),
             cooldown,
             state: Mutex::new(State::Closed { failures: 0 }),
+        }
+    }
+
+    /// A breaker that never opens (configuration switched it off).
+    pub fn disabled() -> Self {
+        Self {
+            enabled: false,
+            ..Self::new(1, Duration::ZERO)
         }
     }
 
@@ -111,6 +121,9 @@ impl CircuitBreaker {
     }
 
     fn record_outcome(&self, failure: bool) {
+        if !self.enabled {
+            return;
+        }
         let mut state = self.state.lock();
         *state = match (&*state, failure) {
             (_, false) => State::Closed { failures: 0 },

@@ -199,6 +199,17 @@ impl<L: BulkLookup> BatchJob<L> {
     }
 }
 
+impl<L: BulkLookup> Drop for BatchJob<L> {
+    /// A batch job must never vanish with its batch still open: joiners would wait for a
+    /// call that never comes until their deadline. Normally the batch is sealed by now.
+    fn drop(&mut self) {
+        if let Some(pending) = self.seal() {
+            let error = ProviderError::transient("the batch was dropped before it ran");
+            pending.deliver(|_| Err(error.clone()));
+        }
+    }
+}
+
 impl<S: BlockingSession, L: BulkLookup> Job<S> for BatchJob<L> {
     fn run(self: Box<Self>, session: &mut S) -> Verdict {
         let Some(pending) = self.seal() else {

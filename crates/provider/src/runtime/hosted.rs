@@ -92,15 +92,19 @@ impl<F: SessionFactory> HostedProvider<F> {
         let limits = description.limits;
         let inner = Arc::new(Inner {
             prices: Arc::new(Coalescer::new(
-                limits.max_prices_per_call as usize,
+                options.batch_limit(limits.max_prices_per_call),
                 env.clone(),
             )),
             stock: Arc::new(Coalescer::new(
-                limits.max_stock_per_call as usize,
+                options.batch_limit(limits.max_stock_per_call),
                 env.clone(),
             )),
             pool: Pool::new(factory, login.0, env, options.clone(), (min, max)),
-            breaker: CircuitBreaker::new(options.breaker_threshold, options.breaker_cooldown),
+            breaker: if options.breaker_enabled {
+                CircuitBreaker::new(options.breaker_threshold, options.breaker_cooldown)
+            } else {
+                CircuitBreaker::disabled()
+            },
             description,
             options,
         });

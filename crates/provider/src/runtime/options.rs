@@ -42,6 +42,8 @@ pub struct RuntimeOptions {
     #[serde(with = "humantime_serde")]
     #[schemars(with = "String")]
     pub call_timeout: Duration,
+    /// Off: the circuit never opens and every call goes to the backend. Default true.
+    pub breaker_enabled: bool,
     /// Consecutive transient/unavailable failures that open the circuit. Default 5.
     pub breaker_threshold: u32,
     /// How long an open circuit fails fast before one probe call is let through.
@@ -52,6 +54,10 @@ pub struct RuntimeOptions {
     /// Merge concurrent price lookups (per customer) and stock lookups (per warehouse set)
     /// that queue behind a busy session into one bulk call. Default true.
     pub coalescing: bool,
+    /// Most items in one coalesced bulk call. Unset: the provider's batch limit (which
+    /// also caps this). Default unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coalescing_max_batch: Option<u32>,
     /// Open `min_sessions` sessions at start instead of on first use. Default true.
     pub warm_up: bool,
 }
@@ -66,9 +72,11 @@ impl Default for RuntimeOptions {
             keepalive_interval: Duration::from_secs(5 * 60),
             reconnect_interval: Duration::from_secs(5),
             call_timeout: Duration::from_secs(30),
+            breaker_enabled: true,
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(30),
             coalescing: true,
+            coalescing_max_batch: None,
             warm_up: true,
         }
     }
@@ -99,6 +107,9 @@ impl RuntimeOptions {
         if self.call_timeout.is_zero() {
             problems.push("call_timeout must be positive");
         }
+        if self.coalescing_max_batch == Some(0) {
+            problems.push("coalescing_max_batch must be at least 1");
+        }
         if self.breaker_threshold == 0 {
             problems.push("breaker_threshold must be at least 1");
         }
@@ -124,6 +135,13 @@ impl RuntimeOptions {
         let max = self.max_sessions.map_or(declared, |m| m.clamp(1, declared)) as usize;
         let min = (self.min_sessions as usize).min(max);
         (min, max)
+    }
+
+    /// Items per coalesced bulk call, given the provider's own limit for the operation.
+    pub(crate) fn batch_limit(&self, provider_limit: u32) -> usize {
+        let limit = provider_limit.max(1);
+        self.coalescing_max_batch
+            .map_or(limit, |cap| cap.clamp(1, limit)) as usize
     }
 
     /// The period of the maintenance task: fine enough for the keep-alive and idle timers

@@ -156,3 +156,24 @@ async fn a_failed_coalesced_call_counts_once() {
     assert_eq!(erp.shared.calls.load(SeqCst), 2);
     assert_eq!(provider.breaker_state(), BreakerState::Closed);
 }
+
+#[tokio::test]
+async fn a_disabled_breaker_never_opens() {
+    let erp = FakeErp::serial();
+    let options = RuntimeOptions {
+        breaker_enabled: false,
+        breaker_threshold: 1,
+        ..options()
+    };
+    let provider = HostedProvider::start(erp.clone(), options).unwrap();
+    erp.set_mode(Mode::Transient, 5);
+    for _ in 0..5 {
+        let e = provider
+            .prices(price_request("C1", "A-1"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Transient);
+    }
+    assert_eq!(provider.breaker_state(), BreakerState::Closed);
+    assert_eq!(erp.shared.calls.load(SeqCst), 5);
+}

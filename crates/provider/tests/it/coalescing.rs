@@ -147,6 +147,33 @@ async fn batches_are_per_customer_and_within_the_batch_limit() {
 }
 
 #[tokio::test]
+async fn the_configured_batch_cap_is_below_the_provider_limit() {
+    let erp = FakeErp::serial();
+    let options = RuntimeOptions {
+        coalescing_max_batch: Some(4),
+        ..options()
+    };
+    let provider = HostedProvider::start(erp.clone(), options).unwrap();
+    provider.wait_ready().await;
+    let (gate, blocker) = busy(&erp, &provider).await;
+    let lookups: Vec<_> = (0..9)
+        .map(|i| {
+            let p = provider.clone();
+            tokio::spawn(async move { p.prices(price_request("C1", &format!("A-{i}"))).await })
+        })
+        .collect();
+    until_stats(&provider, "nine waiting", |s| s.coalescing_waiting == 9).await;
+    gate.open();
+    blocker.await.unwrap().unwrap();
+    for l in lookups {
+        assert_eq!(l.await.unwrap().unwrap().len(), 1);
+    }
+    // 4 + 4 + 1 behind the blocker.
+    assert_eq!(erp.shared.price_calls.load(SeqCst), 1 + 3);
+    assert_eq!(erp.shared.max_price_items.load(SeqCst), 4);
+}
+
+#[tokio::test]
 async fn a_big_request_is_split_and_quantities_are_kept_apart() {
     let mut erp = FakeErp::serial();
     erp.limits = BatchLimits {
