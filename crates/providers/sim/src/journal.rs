@@ -122,7 +122,10 @@ impl Ledger {
                     .entry(key.clone())
                     .or_insert_with(|| document_id.clone());
                 for (article, warehouse, delta) in lines {
-                    *self.stock_delta.entry((*article, *warehouse)).or_default() += *delta;
+                    // Checked when written; saturate on replay of a hand-edited journal
+                    // rather than panic.
+                    let sum = self.stock_delta.entry((*article, *warehouse)).or_default();
+                    *sum = sum.saturating_add(*delta);
                 }
             }
         }

@@ -242,7 +242,8 @@ impl SessionCore {
             )));
         }
         let result = f(&self.sim)?;
-        sleep(config.per_item_cost * result.items().min(u32::MAX as usize) as u32);
+        let items = result.items().min(u32::MAX as usize) as u32;
+        sleep(config.per_item_cost.saturating_mul(items));
         if write && faults.lost_reply {
             return Err(ProviderError::transient(format!(
                 "`{operation}`: connection lost before the reply (the write took effect)"

@@ -494,7 +494,7 @@ impl Sim {
                 levels.push(StockLevel {
                     article_id: id.clone(),
                     warehouse_id: generate::warehouse_id(w),
-                    available: available + ledger.stock_delta(article, w),
+                    available: available.saturating_add(ledger.stock_delta(article, w)),
                     reserved,
                 });
             }
@@ -699,10 +699,12 @@ impl Sim {
                     ))
                 })?;
             let current = after.entry((article, warehouse)).or_insert_with(|| {
-                self.inner.generator.base_stock(article, warehouse).0
-                    + journal.ledger().stock_delta(article, warehouse)
+                let base = self.inner.generator.base_stock(article, warehouse).0;
+                base.saturating_add(journal.ledger().stock_delta(article, warehouse))
             });
-            *current += adj.delta;
+            *current = current.checked_add(adj.delta).ok_or_else(|| {
+                ProviderError::fatal(format!("line {line}: quantity out of range"))
+            })?;
             if *current < Decimal::ZERO {
                 return Err(ProviderError::fatal(format!(
                     "line {line}: stock of `{}` in `{}` would become negative",
