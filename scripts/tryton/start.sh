@@ -13,6 +13,8 @@
 #   pid, port, url, database (the name: erp), seed.json (the seed summary), server.log
 # --watch-pid PID: stop the server when process PID exits (test harnesses that cannot
 #   run a destructor, e.g. a process-wide server shared by one test binary).
+#   With --watch-pid, the watchdog also removes the run dir once the server is gone.
+# --keep-db: serve the database already in the run dir (a restart keeps its data).
 # --empty: serve the unseeded base database (used by the seeding itself).
 # --prepare-only: install and seed (cached) but start nothing; CI runs this once before
 #   the tests so that parallel test processes only copy a file.
@@ -24,7 +26,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/common.sh"
 
 RUN_DIR="" PRODUCTS="${ERPBRIDGE_TRYTON_PRODUCTS:-200}" CUSTOMERS="${ERPBRIDGE_TRYTON_CUSTOMERS:-20}"
-PORT="${ERPBRIDGE_TRYTON_PORT:-0}" WATCH_PID="" EMPTY=0 PREPARE_ONLY=0
+PORT="${ERPBRIDGE_TRYTON_PORT:-0}" WATCH_PID="" EMPTY=0 PREPARE_ONLY=0 KEEP_DB=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --run-dir) RUN_DIR="$2"; shift 2 ;;
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
         --watch-pid) WATCH_PID="$2"; shift 2 ;;
         --empty) EMPTY=1; shift ;;
         --prepare-only) PREPARE_ONLY=1; shift ;;
+        --keep-db) KEEP_DB=1; shift ;;
         *) die "unknown argument $1" ;;
     esac
 done
@@ -100,10 +103,14 @@ fi
 mkdir -p "$RUN_DIR/db"
 RUN_DIR="$(cd "$RUN_DIR" && pwd)"
 rm -f "$RUN_DIR/pid" "$RUN_DIR/port" "$RUN_DIR/url"
-# A stale write-ahead log next to a fresh copy would be replayed into it: drop both.
-rm -f "$RUN_DIR/db/$DB_NAME.sqlite-wal" "$RUN_DIR/db/$DB_NAME.sqlite-shm"
-cp "$SOURCE" "$RUN_DIR/db/$DB_NAME.sqlite"
-if [ -f "$SOURCE.json" ]; then cp "$SOURCE.json" "$RUN_DIR/seed.json"; fi
+if [ "$KEEP_DB" = 1 ] && [ -s "$RUN_DIR/db/$DB_NAME.sqlite" ]; then
+    log "keeping the database in $RUN_DIR"
+else
+    # A stale write-ahead log next to a fresh copy would be replayed into it: drop both.
+    rm -f "$RUN_DIR/db/$DB_NAME.sqlite-wal" "$RUN_DIR/db/$DB_NAME.sqlite-shm"
+    cp "$SOURCE" "$RUN_DIR/db/$DB_NAME.sqlite"
+    if [ -f "$SOURCE.json" ]; then cp "$SOURCE.json" "$RUN_DIR/seed.json"; fi
+fi
 
 if [ "$PORT" = 0 ]; then
     PORT="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -126,8 +133,18 @@ echo "$SERVER_PID" >"$RUN_DIR/pid"
 
 if [ -n "$WATCH_PID" ]; then
     # A watchdog, detached like the server: it ends the server when the watched process ends.
-    setsid bash -c 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; kill "$2" 2>/dev/null' \
-        watchdog "$WATCH_PID" "$SERVER_PID" </dev/null >/dev/null 2>&1 &
+    # It watches the pid file rather than one pid, so a restart with --keep-db is
+    # watched too; the run dir goes once the watched process is gone.
+    setsid bash -c '
+        while kill -0 "$1" 2>/dev/null; do sleep 1; done
+        pid="$(cat "$2/pid" 2>/dev/null)"
+        if [ -n "$pid" ]; then
+            kill "$pid" 2>/dev/null
+            for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -9 "$pid" 2>/dev/null
+        fi
+        case "$2" in */erpbridge-tryton-it-*) rm -rf "$2" ;; esac' \
+        watchdog "$WATCH_PID" "$RUN_DIR" </dev/null >/dev/null 2>&1 &
 fi
 
 URL="http://127.0.0.1:$PORT/"
