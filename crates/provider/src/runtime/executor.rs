@@ -11,7 +11,9 @@
 //! * a panic inside the SDK is caught, the session is dropped (its state is unknown) and
 //!   a fresh one is logged in; the caller sees a transient error, the hub lives on;
 //! * a call that reports `unavailable` makes the session suspect: it is pinged, and
-//!   replaced if the ping fails.
+//!   replaced if the ping fails;
+//! * after a failed login, calls fail fast with that error until the maintenance task's
+//!   retry logs in: a down ERP must not cost every queued caller a login timeout.
 //!
 //! The thread never reads a clock. Every timer (deadlines, keep-alive, idle eviction,
 //! reconnect back-off) runs on the Tokio side, so tests drive them with paused time.
@@ -50,6 +52,10 @@ pub(crate) trait Job<S>: Send {
     /// The job was refused before reaching an executor (queue full).
     fn reject(self: Box<Self>, error: ProviderError) {
         self.fail(error);
+    }
+    /// Try to log in even right after a failed login (the maintenance task's retry).
+    fn forces_login(&self) -> bool {
+        false
     }
 }
 
@@ -111,6 +117,9 @@ struct ReconnectJob;
 impl<S> Job<S> for ReconnectJob {
     fn run(self: Box<Self>, _session: &mut S) -> Verdict {
         Verdict::Healthy
+    }
+    fn forces_login(&self) -> bool {
+        true
     }
     fn fail(self: Box<Self>, _error: ProviderError) {}
 }
@@ -213,6 +222,7 @@ impl<S: BlockingSession> Executor<S> {
         login: Arc<Mutex<()>>,
         env: Arc<Env>,
         capacity: usize,
+        relogin_every: std::time::Duration,
     ) -> std::io::Result<Self>
     where
         F: SessionFactory<Session = S>,
@@ -236,6 +246,8 @@ impl<S: BlockingSession> Executor<S> {
                     env: thread_env,
                     state: thread_state,
                     session: None,
+                    login_error: None,
+                    relogin_every,
                 };
                 worker.serve(rx);
             })?;
@@ -302,6 +314,11 @@ struct Worker<F: SessionFactory> {
     env: Arc<Env>,
     state: Arc<ExecutorState>,
     session: Option<F::Session>,
+    /// Why the last login failed, until one succeeds. Meanwhile calls fail fast with it
+    /// instead of each paying a (slow, doomed) login; the maintenance task retries every
+    /// `relogin_every`.
+    login_error: Option<ProviderError>,
+    relogin_every: std::time::Duration,
 }
 
 impl<F: SessionFactory> Worker<F> {
@@ -325,11 +342,15 @@ impl<F: SessionFactory> Worker<F> {
             Counters::inc(&self.env.counters.abandoned);
             return;
         }
-        if self.session.is_none()
-            && let Err(error) = self.connect()
-        {
-            job.fail(error);
-            return;
+        if self.session.is_none() {
+            if let Some(error) = self.login_error.as_ref().filter(|_| !job.forces_login()) {
+                job.fail(error.clone().with_retry_after(self.relogin_every));
+                return;
+            }
+            if let Err(error) = self.connect() {
+                job.fail(error);
+                return;
+            }
         }
         let Some(session) = self.session.as_mut() else {
             return;
@@ -371,6 +392,7 @@ impl<F: SessionFactory> Worker<F> {
         match result {
             Ok(Ok(session)) => {
                 self.session = Some(session);
+                self.login_error = None;
                 Counters::inc(&self.env.counters.connects);
                 self.state.connected.store(true, SeqCst);
                 self.env.session_count_changed(1);
@@ -378,18 +400,22 @@ impl<F: SessionFactory> Worker<F> {
             }
             Ok(Err(error)) => {
                 Counters::inc(&self.env.counters.connect_failures);
-                Err(ProviderError {
+                let error = ProviderError {
                     message: format!("login failed: {}", error.message),
                     ..error
-                })
+                };
+                self.login_error = Some(error.clone());
+                Err(error)
             }
             Err(payload) => {
                 Counters::inc(&self.env.counters.connect_failures);
                 Counters::inc(&self.env.counters.panics);
-                Err(ProviderError::unavailable(format!(
+                let error = ProviderError::unavailable(format!(
                     "login panicked: {}",
                     panic_message(payload.as_ref())
-                )))
+                ));
+                self.login_error = Some(error.clone());
+                Err(error)
             }
         }
     }

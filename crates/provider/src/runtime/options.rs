@@ -32,8 +32,9 @@ pub struct RuntimeOptions {
     #[serde(with = "humantime_serde")]
     #[schemars(with = "String")]
     pub keepalive_interval: Duration,
-    /// How long after a failed login the runtime tries again on its own (calls in between
-    /// try at once). Default `5s`.
+    /// How often a failed login is retried. In between, calls fail fast with the login
+    /// error (kind as the backend said, `retry_after` = this) instead of each paying a
+    /// slow, doomed login. Default `5s`.
     #[serde(with = "humantime_serde")]
     #[schemars(with = "String")]
     pub reconnect_interval: Duration,

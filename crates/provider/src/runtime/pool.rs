@@ -84,6 +84,7 @@ impl<F: SessionFactory> Pool<F> {
             self.login.clone(),
             self.env.clone(),
             self.options.queue_capacity,
+            self.options.reconnect_interval,
         )
         .map(Arc::new)
         .map_err(|e| ProviderError::unavailable(format!("cannot start a session thread: {e}")))

@@ -8,33 +8,56 @@ use std::time::Duration;
 use crate::fake::{FakeErp, Mode, price_request};
 use crate::support::{options, settle, until, until_stats};
 
-#[tokio::test]
-async fn a_failed_login_is_retried_by_the_next_call() {
+#[tokio::test(start_paused = true)]
+async fn after_a_failed_login_calls_fail_fast_until_the_retry_succeeds() {
     let erp = FakeErp::serial();
     erp.shared.fail_connects.store(1, SeqCst);
-    let provider = HostedProvider::start(erp.clone(), options()).unwrap();
+    let options = RuntimeOptions {
+        reconnect_interval: Duration::from_secs(5),
+        ..options()
+    };
+    let provider = HostedProvider::start(erp.clone(), options).unwrap();
     until_stats(&provider, "the failed login", |s| s.connect_failures == 1).await;
     assert!(!provider.is_ready());
 
-    let quotes = provider.prices(price_request("C1", "A-3")).await.unwrap();
+    // No second login on the call path: the caller gets the login error at once.
+    for _ in 0..3 {
+        let error = settle(provider.prices(price_request("C1", "A-3")))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Unavailable);
+        assert!(error.message.starts_with("login failed"), "{error}");
+        assert_eq!(error.retry_after, Some(Duration::from_secs(5)));
+    }
+    assert_eq!(erp.shared.connect_attempts.load(SeqCst), 1);
+
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    settle(provider.wait_ready()).await;
+    let quotes = settle(provider.prices(price_request("C1", "A-3")))
+        .await
+        .unwrap();
     assert_eq!(quotes.len(), 1);
-    assert!(provider.is_ready());
     assert_eq!(erp.shared.connect_attempts.load(SeqCst), 2);
     assert_eq!(erp.shared.connects.load(SeqCst), 1);
 }
 
 #[tokio::test]
-async fn a_call_during_a_failing_login_gets_the_login_error() {
+async fn a_lazy_first_call_gets_its_own_login_error() {
     let erp = FakeErp::serial();
-    erp.shared.fail_connects.store(2, SeqCst);
-    let provider = HostedProvider::start(erp.clone(), options()).unwrap();
+    erp.shared.fail_connects.store(1, SeqCst);
+    let options = RuntimeOptions {
+        warm_up: false,
+        min_sessions: 0,
+        ..options()
+    };
+    let provider = HostedProvider::start(erp.clone(), options).unwrap();
     let error = provider
         .prices(price_request("C1", "A-3"))
         .await
         .unwrap_err();
     assert_eq!(error.kind, ErrorKind::Unavailable);
-    assert!(error.message.starts_with("login failed"), "{error}");
-    provider.prices(price_request("C1", "A-3")).await.unwrap();
+    assert!(error.message.contains("fake login refused"), "{error}");
+    assert_eq!(erp.shared.connect_attempts.load(SeqCst), 1);
 }
 
 #[tokio::test(start_paused = true)]
