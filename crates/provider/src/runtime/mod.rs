@@ -25,6 +25,17 @@
 //!
 //! All timers live on the Tokio side (`tokio::time`), never on the session threads, so
 //! tests run them with paused time.
+//!
+//! Using it (inside a Tokio runtime):
+//!
+//! ```ignore
+//! let hosted = HostedProvider::start(factory, RuntimeOptions::default())?;
+//! let monitor = hosted.monitor();           // readiness + stats, type-erased
+//! let provider: Arc<dyn Provider> = Arc::new(hosted);
+//! monitor.wait_ready().await;               // or monitor.readiness() (a watch channel)
+//! let quotes = provider.prices(request).await?;
+//! let stats = monitor.stats();              // RuntimeStats: gauges and counters
+//! ```
 
 pub mod breaker;
 mod coalesce;
