@@ -66,6 +66,9 @@ pub struct SimConfig {
     )]
     #[schemars(with = "Option<String>")]
     pub auto_tick: Option<Duration>,
+    /// Confirmed orders move one step per tick of the clock: processing, shipped, done
+    /// (so order-status lookups have something to show). Default false.
+    pub order_progress: bool,
     /// Sessions the backend allows at once: 1 declares `serial`, more `pooled`. Default 1.
     pub sessions: u32,
     /// Largest catalog page a call returns. Default 1,000.
@@ -97,6 +100,7 @@ impl Default for SimConfig {
             deletes_per_tick: 2,
             inserts_per_tick: 5,
             auto_tick: None,
+            order_progress: false,
             sessions: 1,
             max_catalog_page: 1_000,
             state_file: None,

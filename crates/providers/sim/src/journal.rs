@@ -230,15 +230,28 @@ impl Journal {
 
     /// Makes `entry` durable (when journalled), then applies it.
     pub fn record(&mut self, entry: JournalEntry) -> Result<(), SimError> {
+        self.record_all(vec![entry])
+    }
+
+    /// Makes several entries durable with one fsync, then applies them.
+    pub fn record_all(&mut self, entries: Vec<JournalEntry>) -> Result<(), SimError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         if let Some((path, file)) = &mut self.file {
-            let mut line = serde_json::to_vec(&entry)
-                .map_err(|e| SimError::Journal(format!("encode entry: {e}")))?;
-            line.push(b'\n');
-            file.write_all(&line)
+            let mut lines = Vec::new();
+            for entry in &entries {
+                serde_json::to_writer(&mut lines, entry)
+                    .map_err(|e| SimError::Journal(format!("encode entry: {e}")))?;
+                lines.push(b'\n');
+            }
+            file.write_all(&lines)
                 .and_then(|()| file.sync_data())
                 .map_err(|e| SimError::Journal(format!("append to {}: {e}", path.display())))?;
         }
-        self.ledger.apply(&entry);
+        for entry in &entries {
+            self.ledger.apply(entry);
+        }
         Ok(())
     }
 }

@@ -222,11 +222,46 @@ impl Sim {
     /// of articles and customers get a new version, `deletes_per_tick` articles are
     /// deleted and `inserts_per_tick` added.
     pub fn advance(&self, ticks: u32) {
-        let mut feeds = self.inner.feeds.write();
         for _ in 0..ticks {
-            feeds.articles.advance();
-            feeds.customers.advance();
-            feeds.categories.advance();
+            {
+                let mut feeds = self.inner.feeds.write();
+                feeds.articles.advance();
+                feeds.customers.advance();
+                feeds.categories.advance();
+            }
+            // Lock order is journal → feeds (writes look articles up while holding the
+            // journal), so the feeds lock must be released before the journal is taken.
+            if self.inner.config.order_progress {
+                self.progress_orders();
+            }
+        }
+    }
+
+    fn progress_orders(&self) {
+        let mut journal = self.inner.journal.lock();
+        let at = chrono::Utc::now();
+        let entries: Vec<JournalEntry> = journal
+            .ledger()
+            .orders()
+            .iter()
+            .filter_map(|o| {
+                let next = match o.state {
+                    OrderState::Confirmed => OrderState::Processing,
+                    OrderState::Processing => OrderState::Shipped,
+                    OrderState::Shipped => OrderState::Done,
+                    _ => return None,
+                };
+                Some(JournalEntry::OrderStateChanged {
+                    erp_order_id: o.erp_order_id.clone(),
+                    state: next,
+                    at,
+                })
+            })
+            .collect();
+        // The clock must move even when the disk does not; the orders then simply
+        // progress at a later tick.
+        if let Err(e) = journal.record_all(entries) {
+            tracing::error!(error = %e, "sim: could not journal order progress");
         }
     }
 
@@ -506,7 +541,12 @@ impl Sim {
         OrderStatus {
             erp_order_id: order.erp_order_id.clone(),
             state: order.state,
-            shipment_state: None,
+            shipment_state: match order.state {
+                OrderState::Processing => Some("picking".to_owned()),
+                OrderState::Shipped => Some("in transit".to_owned()),
+                OrderState::Done => Some("delivered".to_owned()),
+                _ => None,
+            },
             external_reference: order.order.external_reference.clone(),
             updated_at: Some(order.updated_at),
         }

@@ -225,3 +225,54 @@ fn bom_and_inventory_writes_are_idempotent_and_move_stock() {
     assert_eq!(stock(&sim), before + dec!(25));
     assert!(before >= Decimal::ZERO);
 }
+
+#[test]
+fn with_order_progress_confirmed_orders_move_on_with_the_clock() {
+    let sim = Sim::new(SimConfig {
+        order_progress: true,
+        ..SimConfig::fast(100)
+    })
+    .unwrap();
+    let draft = sim.create_order(&create("draft")).unwrap();
+    let confirmed = sim.create_order(&create("confirmed")).unwrap();
+    sim.confirm_order(&OrderActionRequest {
+        idempotency_key: "confirmed".into(),
+        erp_order_id: confirmed.erp_order_id.clone(),
+    })
+    .unwrap();
+    let state = |id: &erpbridge_model::ErpOrderId| {
+        sim.order_status(&OrderLookup::ById(id.clone())).unwrap()
+    };
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        sim.advance(1);
+        seen.push(state(&confirmed.erp_order_id).state);
+    }
+    assert_eq!(
+        seen,
+        [
+            OrderState::Processing,
+            OrderState::Shipped,
+            OrderState::Done,
+            OrderState::Done
+        ]
+    );
+    assert_eq!(
+        state(&confirmed.erp_order_id).shipment_state.as_deref(),
+        Some("delivered")
+    );
+    assert_eq!(
+        state(&draft.erp_order_id).state,
+        OrderState::Draft,
+        "drafts wait"
+    );
+    let cancel = sim.cancel_order(&OrderActionRequest {
+        idempotency_key: "confirmed".into(),
+        erp_order_id: confirmed.erp_order_id.clone(),
+    });
+    assert_eq!(
+        cancel.unwrap_err().kind,
+        ErrorKind::Fatal,
+        "a delivered order cannot be cancelled"
+    );
+}
