@@ -33,6 +33,8 @@ if [ -z "$PY" ]; then
     done
 fi
 [ -n "$PY" ] || die "no python3 >= 3.9 found (install Debian python3 python3-venv)"
+"$PY" -c 'import sys; assert sys.version_info >= (3, 9)' 2>/dev/null \
+    || die "$PY is not a working python3 >= 3.9"
 
 # The pins are part of the venv's identity: change them and the venv is rebuilt.
 PINS=(
@@ -54,7 +56,8 @@ if [ ! -x "$VENV/bin/trytond" ] || [ "$(cat "$VENV/.erpbridge-pins" 2>/dev/null)
     rm -rf "$VENV"
     if ! "$PY" -m venv "$VENV" 2>"$DIR/venv.err"; then
         # Debian's own python3 needs the python3-venv package for ensurepip.
-        if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        if ! "$PY" -c 'import ensurepip' 2>/dev/null && command -v apt-get >/dev/null 2>&1 \
+            && [ "$(id -u)" = 0 ]; then
             log "python venv failed; installing Debian python3-venv"
             apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
             rm -rf "$VENV"

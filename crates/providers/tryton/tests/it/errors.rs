@@ -80,3 +80,32 @@ async fn a_stopped_server_is_transient_and_the_provider_recovers() {
     // Back: the same provider works again, without being rebuilt.
     assert_eq!(provider.stock(request).await.unwrap(), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_session_is_renewed_by_one_login_for_many_callers() {
+    let Some(server) = harness::server() else {
+        return;
+    };
+    let provider = server.provider().await;
+    let request = StockRequest {
+        article_ids: vec![ArticleId(server.seed.product_ids[0].to_string())],
+        warehouse_ids: vec![],
+    };
+    let before = provider.stock(request.clone()).await.unwrap();
+    assert_eq!(provider.login_count(), 1);
+
+    // Expire every session the way Tryton's timeout does: its session rows go away.
+    if !server.expire_sessions() {
+        eprintln!("server given by ERPBRIDGE_TRYTON_URL: cannot expire its sessions");
+        return;
+    }
+    let calls = (0..8).map(|_| provider.stock(request.clone()));
+    for result in futures::future::join_all(calls).await {
+        assert_eq!(result.unwrap(), before);
+    }
+    assert_eq!(
+        provider.login_count(),
+        2,
+        "eight callers hit 401 and one login renewed the session"
+    );
+}

@@ -198,6 +198,34 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Deletes every session row of the server's database (what Tryton's inactivity
+    /// timeout amounts to), with the venv's Python. `false` when the server is not ours.
+    pub fn expire_sessions(&self) -> bool {
+        let Some(run_dir) = &self.run_dir else {
+            return false;
+        };
+        let python = std::env::var("ERPBRIDGE_TRYTON_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                    .join(".cache/erpbridge-tryton")
+            })
+            .join("venv/bin/python");
+        let status = Command::new(python)
+            .arg("-c")
+            .arg(
+                "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=30); \
+                 c.execute('DELETE FROM ir_session'); c.commit()",
+            )
+            .arg(run_dir.join("db/erp.sqlite"))
+            .status()
+            .expect("run python");
+        assert!(status.success(), "could not delete the sessions");
+        true
+    }
+}
+
 /// A raw JSON-RPC client for the tests' own questions to Tryton.
 pub struct Client {
     http: reqwest::Client,
