@@ -28,6 +28,7 @@
 //! Server facts this code relies on (observed on Tryton 8.2) are collected in the
 //! project's shared Tryton reference notes; the test environment is `scripts/tryton/`.
 
+pub mod bench;
 mod calls;
 mod catalog;
 pub mod config;
