@@ -1,0 +1,186 @@
+//! The typed configuration. Every section has documented defaults (`#[serde(default)]`),
+//! so a file only names what it changes; `deny_unknown_fields` everywhere turns a typo
+//! into an error instead of a silently ignored setting.
+
+mod outbox;
+mod provider;
+mod tenant;
+
+pub use outbox::{OutboxConfig, RetryPolicy, RetryStrategy};
+pub use provider::{
+    ProviderConfig, ProviderSection, RemoteSettings, RemoteTls, SimSettings, TrytonSettings,
+};
+pub use tenant::{
+    BreakerConfig, CacheConfig, CoalescingConfig, RateLimitConfig, RuntimeConfig, Schedule,
+    SyncConfig, TENANT_ID_MAX_LEN, TENANT_ID_PATTERN, TenantConfig,
+};
+
+use crate::types::{DurationSchema, Secret, SocketAddrSchema};
+use crate::validate::Issues;
+use crate::path::KeyPath;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The whole configuration of one hub process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "erpbridge configuration")]
+pub struct Config {
+    /// The HTTP server: listen address, limits, operator key.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Where catalog, outbox, checkpoints and audit live.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// The durable outbox: workers, leases and the retry policy.
+    #[serde(default)]
+    pub outbox: OutboxConfig,
+    /// The tenants: one ERP connection context each. At least one.
+    #[schemars(length(min = 1))]
+    pub tenants: Vec<TenantConfig>,
+}
+
+impl Config {
+    /// Semantic checks the schema cannot express, collected into `issues`.
+    pub(crate) fn validate(&self, issues: &mut Issues) {
+        let root = KeyPath::root();
+        self.server.validate(&root.key("server"), issues);
+        self.store.validate(&root.key("store"), issues);
+        self.outbox.validate(&root.key("outbox"), issues);
+        let tenants = root.key("tenants");
+        let mut seen = std::collections::HashMap::new();
+        for (i, tenant) in self.tenants.iter().enumerate() {
+            let at = tenants.index(i);
+            if let Some(first) = seen.insert(tenant.id.as_str(), i) {
+                issues.add(
+                    at.key("id"),
+                    format!(
+                        "duplicate tenant id \"{}\" (also tenants[{first}].id)",
+                        tenant.id
+                    ),
+                );
+            }
+            tenant.validate(&at, issues);
+        }
+    }
+
+    /// The tenant with this id.
+    pub fn tenant(&self, id: &str) -> Option<&TenantConfig> {
+        self.tenants.iter().find(|t| t.id.as_str() == id)
+    }
+}
+
+/// `[server]`: the HTTP API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port the API listens on. Default `127.0.0.1:8080`.
+    #[schemars(with = "SocketAddrSchema")]
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in bytes; larger gets 413. Default 2 MiB.
+    #[schemars(range(min = 1024))]
+    pub body_limit: u64,
+    /// A request that takes longer is answered 503 and its work cancelled. Default 30 s.
+    #[serde(with = "humantime_serde")]
+    #[schemars(with = "DurationSchema")]
+    pub request_timeout: Duration,
+    /// Bearer key of the operator API (`/api/erp/...`). Absent: the operator API is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator_key: Option<Secret>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit: 2 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            operator_key: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    fn validate(&self, at: &KeyPath, issues: &mut Issues) {
+        if self.request_timeout.is_zero() {
+            issues.add(at.key("request_timeout"), "must be longer than 0s");
+        }
+    }
+}
+
+/// `[store]`: SQLite (embedded, the default) or PostgreSQL (scale-out), chosen by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum StoreConfig {
+    /// One SQLite file; nothing to install or start.
+    Sqlite {
+        /// The database file; its directory is created. Default
+        /// `./erpbridge-data/erpbridge.sqlite`.
+        #[serde(default = "default_sqlite_path")]
+        path: PathBuf,
+        /// Connections in the pool (one writer at a time regardless). Default 4.
+        #[serde(default = "default_sqlite_pool")]
+        #[schemars(range(min = 1))]
+        pool_size: u32,
+    },
+    /// A PostgreSQL database; many hubs can share it.
+    Postgres {
+        /// Connection URL, e.g. `postgres://erpbridge:${PGPASSWORD}@db:5432/erpbridge`.
+        url: Secret,
+        /// Connections in the pool. Default 16.
+        #[serde(default = "default_postgres_pool")]
+        #[schemars(range(min = 1))]
+        pool_size: u32,
+    },
+}
+
+fn default_sqlite_path() -> PathBuf {
+    PathBuf::from("./erpbridge-data/erpbridge.sqlite")
+}
+fn default_sqlite_pool() -> u32 {
+    4
+}
+fn default_postgres_pool() -> u32 {
+    16
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig::Sqlite {
+            path: default_sqlite_path(),
+            pool_size: default_sqlite_pool(),
+        }
+    }
+}
+
+impl StoreConfig {
+    pub fn pool_size(&self) -> u32 {
+        match self {
+            StoreConfig::Sqlite { pool_size, .. } | StoreConfig::Postgres { pool_size, .. } => {
+                *pool_size
+            }
+        }
+    }
+
+    fn validate(&self, at: &KeyPath, issues: &mut Issues) {
+        match self {
+            StoreConfig::Sqlite { path, .. } => {
+                if path.as_os_str().is_empty() {
+                    issues.add(at.key("path"), "must not be empty");
+                }
+            }
+            StoreConfig::Postgres { url, .. } => {
+                let u = url.expose();
+                if !(u.starts_with("postgres://") || u.starts_with("postgresql://")) {
+                    issues.add(
+                        at.key("url"),
+                        "must be a URL starting with postgres:// or postgresql://",
+                    );
+                }
+            }
+        }
+    }
+}
