@@ -24,6 +24,34 @@ pub(crate) struct Live<'a> {
     pub tenant: &'a Tenant,
 }
 
+/// Tryton's prices at the thresholds, as breaks: one where the price changes,
+/// ascending from quantity 1. A single step is just the price, not a break.
+fn breaks_from(
+    table: &HashMap<(i64, Decimal), Decimal>,
+    ids: &[i64],
+    thresholds: &BTreeSet<Decimal>,
+) -> HashMap<i64, Vec<QuantityBreak>> {
+    let mut out = HashMap::new();
+    for id in ids {
+        let mut steps: Vec<QuantityBreak> = Vec::new();
+        for threshold in thresholds {
+            let Some(price) = table.get(&(*id, *threshold)) else {
+                continue;
+            };
+            if steps.last().is_none_or(|last| last.unit_price != *price) {
+                steps.push(QuantityBreak {
+                    min_quantity: *threshold,
+                    unit_price: *price,
+                });
+            }
+        }
+        if steps.len() > 1 {
+            out.insert(*id, steps);
+        }
+    }
+    out
+}
+
 /// Ids that are Tryton integers; anything else cannot exist there.
 pub(crate) fn numeric_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Vec<i64> {
     ids.into_iter().filter_map(|id| id.parse().ok()).collect()
@@ -72,18 +100,37 @@ impl Live<'_> {
             .into_iter()
             .collect();
 
-        let mut unit_prices: HashMap<(i64, Decimal), Decimal> = HashMap::new();
-        for (quantity, ids) in &by_quantity {
-            for (id, price) in self.price_at(ids, *quantity, party, price_list).await? {
-                unit_prices.insert((id, *quantity), price);
+        // One call per distinct quantity, asked ones and break thresholds together,
+        // all in flight at once (the client's semaphore bounds them).
+        let thresholds = match price_list {
+            Some(list) if self.rpc.config().quote_breaks => self.thresholds(list).await?,
+            _ => BTreeSet::new(),
+        };
+        let mut asks: BTreeMap<Decimal, BTreeSet<i64>> = by_quantity
+            .iter()
+            .map(|(q, ids)| (*q, ids.iter().copied().collect()))
+            .collect();
+        for threshold in &thresholds {
+            asks.entry(*threshold)
+                .or_default()
+                .extend(all_ids.iter().copied());
+        }
+        let calls = asks.iter().map(|(quantity, ids)| {
+            let ids: Vec<i64> = ids.iter().copied().collect();
+            async move {
+                let prices = self.price_at(&ids, *quantity, party, price_list).await?;
+                Ok::<_, TrytonError>((*quantity, prices))
+            }
+        });
+        let mut table: HashMap<(i64, Decimal), Decimal> = HashMap::new();
+        for answer in futures::future::join_all(calls).await {
+            let (quantity, prices) = answer?;
+            for (id, price) in prices {
+                table.insert((id, quantity), price);
             }
         }
-
-        let breaks = if self.rpc.config().quote_breaks {
-            self.breaks(&all_ids, party, price_list).await?
-        } else {
-            HashMap::new()
-        };
+        let unit_prices = &table;
+        let breaks = breaks_from(&table, &all_ids, &thresholds);
 
         let mut quotes = Vec::new();
         for item in &request.items {
@@ -143,17 +190,9 @@ impl Live<'_> {
             .collect())
     }
 
-    /// For every quantity threshold of the price list's lines, Tryton's price there; a
-    /// break is listed where the price changes, ascending, starting at quantity 1.
-    async fn breaks(
-        &self,
-        ids: &[i64],
-        party: i64,
-        price_list: Option<i64>,
-    ) -> Result<HashMap<i64, Vec<QuantityBreak>>> {
-        let Some(list) = price_list else {
-            return Ok(HashMap::new());
-        };
+    /// The quantity thresholds of a price list's lines, plus 1: where breaks can be.
+    /// Empty when the list has no threshold above 1 (no breaks to show).
+    async fn thresholds(&self, list: i64) -> Result<BTreeSet<Decimal>> {
         let lines = self
             .rpc
             .search_read(
@@ -171,25 +210,11 @@ impl Live<'_> {
             .filter(|q| *q > Decimal::ONE)
             .map(|q| q.normalize())
             .collect();
+        if thresholds.is_empty() {
+            return Ok(thresholds);
+        }
         thresholds.insert(Decimal::ONE);
-        if thresholds.len() < 2 {
-            return Ok(HashMap::new());
-        }
-        let mut out: HashMap<i64, Vec<QuantityBreak>> = HashMap::new();
-        for threshold in thresholds {
-            for (id, price) in self.price_at(ids, threshold, party, Some(list)).await? {
-                let steps = out.entry(id).or_default();
-                if steps.last().is_none_or(|last| last.unit_price != price) {
-                    steps.push(QuantityBreak {
-                        min_quantity: threshold,
-                        unit_price: price,
-                    });
-                }
-            }
-        }
-        // A single step is just the price, not a break.
-        out.retain(|_, steps| steps.len() > 1);
-        Ok(out)
+        Ok(thresholds)
     }
 
     /// Stock per warehouse: `quantity` and `forecast_quantity` in the context
