@@ -114,6 +114,20 @@ async fn full_sync_equals_trytons_own_search_read() {
         assert!(article.row_version > 0);
     }
 
+    // Articles by id: the same records as the stream; unknown ids are left out.
+    let mut wanted: Vec<erpbridge_model::ArticleId> = seed.product_ids[..5]
+        .iter()
+        .map(|id| erpbridge_model::ArticleId(id.to_string()))
+        .collect();
+    wanted.push(erpbridge_model::ArticleId("99999999".into()));
+    wanted.push(erpbridge_model::ArticleId("not-an-id".into()));
+    let by_id = provider.articles(wanted).await.unwrap();
+    assert_eq!(by_id.len(), 5);
+    for article in &by_id {
+        let id: i64 = article.id.as_str().parse().unwrap();
+        assert_eq!(&article, &got[&id]);
+    }
+
     // Small pages give the same records as one big page (keyset paging, no gaps/dups).
     let (small, _) = pass(&provider, EntityKind::Article, None, 37).await;
     let small_ids: Vec<i64> = articles(&small).keys().copied().collect();
