@@ -183,6 +183,33 @@ fn render_alternatives(
 ) {
     let path = key_path(error.instance_path());
     let value = error.instance();
+    // An enum whose variants are documented is a `oneOf` of `const`s: every branch
+    // failed on the value itself.
+    let constants: Vec<String> = context
+        .iter()
+        .filter_map(|branch| {
+            branch.iter().find_map(|e| match e.kind() {
+                ValidationErrorKind::Constant { expected_value }
+                    if key_path(e.instance_path()) == path =>
+                {
+                    Some(expected_value.to_string())
+                }
+                _ => None,
+            })
+        })
+        .collect();
+    if !constants.is_empty() && constants.len() == context.len() {
+        found.push(Found {
+            path,
+            target: Target::Value,
+            kind: ErrorKind::Invalid(format!(
+                "expected one of {}, found {}",
+                constants.join(", "),
+                describe(value)
+            )),
+        });
+        return;
+    }
     let tag_path = path.key("type");
     let tag_errors = |branch: &Vec<ValidationError<'static>>| {
         branch.iter().any(|e| {

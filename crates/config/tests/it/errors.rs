@@ -133,7 +133,7 @@ provider = { type = "sim" }
             other => panic!("unexpected {other:?}"),
         })
         .collect();
-    assert_eq!(names, ["C", "B"], "each missing variable once");
+    assert_eq!(names, ["C", "B", "A"], "every missing variable, once each");
     assert!(errs.iter().all(|e| e.path.to_string() == "server.operator_key"));
 }
 
