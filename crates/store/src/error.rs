@@ -20,4 +20,14 @@ pub enum StoreError {
     NotFound(String),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    #[error(
+        "idempotency key `{idempotency_key}` of tenant `{tenant_id}` is already used by saga {saga_id} with a different payload"
+    )]
+    IdempotencyConflict {
+        tenant_id: String,
+        idempotency_key: String,
+        saga_id: uuid::Uuid,
+    },
+    #[error("saga {saga_id}: lease lost (the claim expired and another worker may hold it)")]
+    LeaseLost { saga_id: uuid::Uuid },
 }

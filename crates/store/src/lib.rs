@@ -9,6 +9,7 @@
 mod db;
 mod error;
 mod migrations;
+pub mod outbox;
 
 pub use db::{Backend, Db, SqliteDurability};
 pub use error::StoreError;

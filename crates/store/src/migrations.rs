@@ -28,4 +28,7 @@ macro_rules! migration {
 }
 
 /// Ascending by version. Append only: a released migration is never edited.
-pub(crate) const MIGRATIONS: &[Migration] = &[migration!(1, "0001_core")];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_core"),
+    migration!(100, "0100_outbox"),
+];
