@@ -48,7 +48,7 @@ async fn unknown_database_is_fatal_and_bad_configs_are_rejected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_server_is_transient_and_the_provider_recovers() {
-    let Some(server) = harness::server() else {
+    let Some(server) = harness::own_server() else {
         return;
     };
     let provider = server.provider().await;
@@ -83,7 +83,7 @@ async fn a_stopped_server_is_transient_and_the_provider_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_session_is_renewed_by_one_login_for_many_callers() {
-    let Some(server) = harness::server() else {
+    let Some(server) = harness::own_server() else {
         return;
     };
     let provider = server.provider().await;

@@ -77,20 +77,21 @@ static SERVER: OnceLock<Result<Arc<Server>, String>> = OnceLock::new();
 
 /// The server for this test, or `None` (skip) when Tryton cannot run here outside CI.
 pub fn server() -> Option<Arc<Server>> {
-    let result = SERVER.get_or_init(start).clone();
-    match result {
+    match SERVER.get_or_init(start).clone() {
         Ok(server) => Some(server),
-        Err(reason) if std::env::var_os("CI").is_some() => {
-            panic!("Tryton could not be set up, and CI must run the Tryton tests: {reason}")
-        }
-        Err(reason) => {
-            eprintln!(
-                "\n!!!!! SKIPPING a Tryton test: Tryton could not be set up: {reason}\n\
-                 !!!!! (with CI set this is a failure; see scripts/tryton/README.md)\n"
-            );
-            None
-        }
+        Err(reason) => skip_or_fail(reason),
     }
+}
+
+fn skip_or_fail<T>(reason: String) -> Option<T> {
+    if std::env::var_os("CI").is_some() {
+        panic!("Tryton could not be set up, and CI must run the Tryton tests: {reason}")
+    }
+    eprintln!(
+        "\n!!!!! SKIPPING a Tryton test: Tryton could not be set up: {reason}\n\
+         !!!!! (with CI set this is a failure; see scripts/tryton/README.md)\n"
+    );
+    None
 }
 
 fn password() -> String {
@@ -155,7 +156,56 @@ fn read_seed(path: &Path) -> Result<Seed, String> {
     serde_json::from_str(&text).map_err(|err| format!("bad seed summary: {err}"))
 }
 
-/// Serialises stop/start of the shared server between tests of one process.
+static PRIVATE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A server of the test's own, for tests that stop it or expire its sessions and so must
+/// not share it (under `cargo test` all tests of the binary share [`server`]). Stopped
+/// and removed on drop. `None` when the tests run against `ERPBRIDGE_TRYTON_URL`, or
+/// (outside CI) when Tryton cannot be set up.
+pub fn own_server() -> Option<OwnServer> {
+    if std::env::var_os("ERPBRIDGE_TRYTON_URL").is_some() {
+        eprintln!("tests run against ERPBRIDGE_TRYTON_URL: no private server for this test");
+        return None;
+    }
+    let n = PRIVATE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let run_dir =
+        std::env::temp_dir().join(format!("erpbridge-tryton-it-{}-own{n}", std::process::id()));
+    let url = match run_start(&run_dir, &[]) {
+        Ok(url) => url,
+        Err(reason) => return skip_or_fail(reason),
+    };
+    Some(OwnServer(Server {
+        url,
+        database: "erp".to_owned(),
+        password: password(),
+        seed: read_seed(&run_dir.join("seed.json")).expect("seed summary"),
+        run_dir: Some(run_dir),
+    }))
+}
+
+pub struct OwnServer(pub Server);
+
+impl std::ops::Deref for OwnServer {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.0
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        if let Some(run_dir) = &self.0.run_dir {
+            let _ = Command::new("bash")
+                .arg(script("stop.sh"))
+                .arg("--run-dir")
+                .arg(run_dir)
+                .arg("--clean")
+                .status();
+        }
+    }
+}
+
+/// Serialises stop/start of one server between tests of one process.
 static RESTART: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl Server {
