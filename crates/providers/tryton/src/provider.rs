@@ -106,6 +106,11 @@ impl TrytonProvider {
         }))
     }
 
+    /// HTTP requests this provider has sent to Tryton, logins and pings included.
+    pub fn request_count(&self) -> u64 {
+        self.inner.rpc.request_count()
+    }
+
     /// How many times this provider has logged in (for tests of re-login).
     pub fn login_count(&self) -> u64 {
         self.inner.rpc.login_count()

@@ -46,6 +46,7 @@ pub(crate) struct Rpc {
     context: Mutex<Map<String, Value>>,
     last_call: Mutex<Instant>,
     logins: AtomicU64,
+    requests: AtomicU64,
 }
 
 impl Rpc {
@@ -73,6 +74,7 @@ impl Rpc {
             context: Mutex::new(Map::new()),
             last_call: Mutex::new(Instant::now()),
             logins: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
         })
     }
 
@@ -91,6 +93,11 @@ impl Rpc {
     /// How many logins this client made (tests prove re-login and serialisation).
     pub(crate) fn login_count(&self) -> u64 {
         self.logins.load(Ordering::Relaxed)
+    }
+
+    /// HTTP requests sent so far (logins included).
+    pub(crate) fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     pub(crate) fn idle_for(&self) -> Duration {
@@ -249,6 +256,7 @@ impl Rpc {
             request = request.header(reqwest::header::AUTHORIZATION, authorization);
         }
         *self.last_call.lock() = Instant::now();
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let response = request
             .send()
             .await

@@ -109,3 +109,27 @@ async fn an_expired_session_is_renewed_by_one_login_for_many_callers() {
         "eight callers hit 401 and one login renewed the session"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_session_is_pinged_unless_keepalive_is_off() {
+    let Some(server) = harness::server() else {
+        return;
+    };
+    let mut config = server.config();
+    config.keepalive = std::time::Duration::from_millis(400);
+    let pinged = TrytonProvider::connect(config.clone()).await.unwrap();
+    config.keepalive = std::time::Duration::ZERO;
+    let quiet = TrytonProvider::connect(config).await.unwrap();
+    let (p0, q0) = (pinged.request_count(), quiet.request_count());
+    // Real time: the pings are real HTTP calls to Tryton.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let pings = pinged.request_count() - p0;
+    assert!(pings >= 1, "an idle session is pinged");
+    assert!(
+        pings <= 4,
+        "at most one ping per idle interval, got {pings}"
+    );
+    assert_eq!(quiet.request_count(), q0, "keepalive 0 turns pinging off");
+    // The pinged session still works.
+    assert!(pinged.health().await.unwrap().ok);
+}
