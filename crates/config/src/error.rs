@@ -20,7 +20,9 @@ impl Position {
         let before = source.get(..offset).unwrap_or(source);
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before.get(line_start..).map_or(1, |l| l.chars().count() + 1);
+        let column = before
+            .get(line_start..)
+            .map_or(1, |l| l.chars().count() + 1);
         Self { line, column }
     }
 }

@@ -36,7 +36,12 @@ pub(crate) fn to_json(doc: &Document<&str>, env: EnvLookup<'_>, found: &mut Vec<
     table_to_json(doc.as_table(), &KeyPath::root(), env, found)
 }
 
-fn table_to_json(table: &dyn TableLike, at: &KeyPath, env: EnvLookup<'_>, found: &mut Vec<Found>) -> Value {
+fn table_to_json(
+    table: &dyn TableLike,
+    at: &KeyPath,
+    env: EnvLookup<'_>,
+    found: &mut Vec<Found>,
+) -> Value {
     let mut map = Map::new();
     for (key, item) in table.iter() {
         if let Some(v) = item_to_json(item, &at.key(key), env, found) {
@@ -46,7 +51,12 @@ fn table_to_json(table: &dyn TableLike, at: &KeyPath, env: EnvLookup<'_>, found:
     Value::Object(map)
 }
 
-fn item_to_json(item: &Item, at: &KeyPath, env: EnvLookup<'_>, found: &mut Vec<Found>) -> Option<Value> {
+fn item_to_json(
+    item: &Item,
+    at: &KeyPath,
+    env: EnvLookup<'_>,
+    found: &mut Vec<Found>,
+) -> Option<Value> {
     match item {
         Item::None => None,
         Item::Value(v) => Some(value_to_json(v, at, env, found)),
@@ -60,7 +70,12 @@ fn item_to_json(item: &Item, at: &KeyPath, env: EnvLookup<'_>, found: &mut Vec<F
     }
 }
 
-fn value_to_json(value: &toml_edit::Value, at: &KeyPath, env: EnvLookup<'_>, found: &mut Vec<Found>) -> Value {
+fn value_to_json(
+    value: &toml_edit::Value,
+    at: &KeyPath,
+    env: EnvLookup<'_>,
+    found: &mut Vec<Found>,
+) -> Value {
     use toml_edit::Value as V;
     match value {
         V::String(s) => Value::String(substitute(s.value(), at, env, found)),
@@ -91,7 +106,12 @@ fn value_to_json(value: &toml_edit::Value, at: &KeyPath, env: EnvLookup<'_>, fou
 
 /// Replaces `${VAR}` (and `${VAR:-default}`) with the environment; `$${` is a literal
 /// `${`. Every missing variable of the string is reported, not just the first.
-pub(crate) fn substitute(text: &str, at: &KeyPath, env: EnvLookup<'_>, found: &mut Vec<Found>) -> String {
+pub(crate) fn substitute(
+    text: &str,
+    at: &KeyPath,
+    env: EnvLookup<'_>,
+    found: &mut Vec<Found>,
+) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -130,7 +150,9 @@ pub(crate) fn substitute(text: &str, at: &KeyPath, env: EnvLookup<'_>, found: &m
                     (None, None) => found.push(Found {
                         path: at.clone(),
                         target: Target::Value,
-                        kind: ErrorKind::MissingEnv { name: name.to_owned() },
+                        kind: ErrorKind::MissingEnv {
+                            name: name.to_owned(),
+                        },
                     }),
                 }
             }

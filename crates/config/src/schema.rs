@@ -13,8 +13,8 @@ use crate::path::{KeyPath, Segment};
 use crate::types::{
     ApiKey, DURATION_PATTERN, FORMAT_API_KEY, FORMAT_CRON, FORMAT_SOCKET_ADDR, parse_cron,
 };
-use jsonschema::paths::{Location, LocationSegment};
 use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::paths::{Location, LocationSegment};
 use jsonschema::{JsonType, ValidationError, Validator};
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -145,9 +145,9 @@ fn render(error: &ValidationError<'_>, root: &Value, found: &mut Vec<Found>) {
         ValidationErrorKind::Maximum { limit } => {
             found.push(invalid(format!("must be at most {limit}, found {value}")))
         }
-        ValidationErrorKind::ExclusiveMinimum { limit } => {
-            found.push(invalid(format!("must be greater than {limit}, found {value}")))
-        }
+        ValidationErrorKind::ExclusiveMinimum { limit } => found.push(invalid(format!(
+            "must be greater than {limit}, found {value}"
+        ))),
         ValidationErrorKind::ExclusiveMaximum { limit } => {
             found.push(invalid(format!("must be less than {limit}, found {value}")))
         }
@@ -166,8 +166,12 @@ fn render(error: &ValidationError<'_>, root: &Value, found: &mut Vec<Found>) {
         ValidationErrorKind::MaxItems { limit } => {
             found.push(invalid(format!("must have at most {limit} entries")))
         }
-        ValidationErrorKind::Pattern { pattern } => found.push(invalid(pattern_message(pattern, value))),
-        ValidationErrorKind::Format { format } => found.push(invalid(format_message(format, value))),
+        ValidationErrorKind::Pattern { pattern } => {
+            found.push(invalid(pattern_message(pattern, value)))
+        }
+        ValidationErrorKind::Format { format } => {
+            found.push(invalid(format_message(format, value)))
+        }
         _ => found.push(invalid(error.to_string())),
     }
 }
@@ -359,7 +363,10 @@ fn pattern_message(pattern: &str, value: &Value) -> String {
             describe(value)
         );
     }
-    format!("must match the pattern {pattern}, found {}", describe(value))
+    format!(
+        "must match the pattern {pattern}, found {}",
+        describe(value)
+    )
 }
 
 fn format_message(format: &str, value: &Value) -> String {
@@ -435,7 +442,10 @@ mod tests {
     fn suggestions_only_for_near_misses() {
         let allowed = vec!["listen".to_owned(), "body_limit".to_owned()];
         assert_eq!(suggest("lisen", &allowed).as_deref(), Some("listen"));
-        assert_eq!(suggest("body_limt", &allowed).as_deref(), Some("body_limit"));
+        assert_eq!(
+            suggest("body_limt", &allowed).as_deref(),
+            Some("body_limit")
+        );
         assert_eq!(suggest("colour", &allowed), None);
     }
 

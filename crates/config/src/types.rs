@@ -159,7 +159,9 @@ impl ApiKey {
 
     pub fn parse(text: &str) -> Result<Self, ApiKeyError> {
         if let Some(hex) = text.strip_prefix(Self::HASH_PREFIX) {
-            return decode_hex32(hex).map(ApiKey::Sha256).ok_or(ApiKeyError::BadHash);
+            return decode_hex32(hex)
+                .map(ApiKey::Sha256)
+                .ok_or(ApiKeyError::BadHash);
         }
         if text.is_empty() {
             return Err(ApiKeyError::Empty);
@@ -180,7 +182,10 @@ impl ApiKey {
     pub fn matches(&self, presented: &str) -> bool {
         let want = self.digest();
         let got = sha256(presented.as_bytes());
-        want.iter().zip(got.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        want.iter()
+            .zip(got.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
     }
 }
 

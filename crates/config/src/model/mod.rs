@@ -15,9 +15,9 @@ pub use tenant::{
     SyncConfig, TENANT_ID_MAX_LEN, TENANT_ID_PATTERN, TenantConfig,
 };
 
+use crate::path::KeyPath;
 use crate::types::{DurationSchema, Secret, SocketAddrSchema};
 use crate::validate::Issues;
-use crate::path::KeyPath;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;

@@ -140,7 +140,9 @@ impl RetryPolicy {
             RetryStrategy::Fixed => self.base_delay,
             RetryStrategy::Linear => self.base_delay.saturating_mul(n),
             RetryStrategy::Exponential => {
-                let factor = self.multiplier.powi(i32::try_from(n - 1).unwrap_or(i32::MAX));
+                let factor = self
+                    .multiplier
+                    .powi(i32::try_from(n - 1).unwrap_or(i32::MAX));
                 let secs = self.base_delay.as_secs_f64() * factor;
                 // Overflow and NaN both mean "very long": the cap decides.
                 Duration::try_from_secs_f64(secs).unwrap_or(self.max_delay)

@@ -21,7 +21,11 @@ pub const TENANT_ID_MAX_LEN: usize = 64;
 pub struct TenantConfig {
     /// The tenant's id in URLs (`/v1/tenants/{id}`), metrics and storage: lowercase
     /// letters, digits, `-` and `_`, at most 64 characters.
-    #[schemars(with = "String", regex(pattern = "^[a-z0-9_-]+$"), length(min = 1, max = 64))]
+    #[schemars(
+        with = "String",
+        regex(pattern = "^[a-z0-9_-]+$"),
+        length(min = 1, max = 64)
+    )]
     pub id: TenantId,
     /// Bearer keys accepted for this tenant's API. At least one.
     #[schemars(length(min = 1))]
@@ -221,7 +225,11 @@ impl CacheConfig {
     pub const RANGES: [(&'static str, Duration, Duration); 3] = [
         ("prices", Duration::from_secs(30), Duration::from_secs(300)),
         ("stock", Duration::from_secs(30), Duration::from_secs(300)),
-        ("order_status", Duration::from_secs(60), Duration::from_secs(120)),
+        (
+            "order_status",
+            Duration::from_secs(60),
+            Duration::from_secs(120),
+        ),
     ];
 
     fn validate(&self, at: &KeyPath, issues: &mut Issues) {
@@ -321,7 +329,12 @@ impl SyncConfig {
     fn validate(&self, at: &KeyPath, issues: &mut Issues) {
         for (interval_key, interval, cron_key, cron) in [
             ("interval", self.interval, "cron", &self.cron),
-            ("full_interval", self.full_interval, "full_cron", &self.full_cron),
+            (
+                "full_interval",
+                self.full_interval,
+                "full_cron",
+                &self.full_cron,
+            ),
         ] {
             if interval.is_some() && cron.is_some() {
                 issues.add(
@@ -332,10 +345,8 @@ impl SyncConfig {
             if interval.is_some_and(|d| d < Duration::from_secs(1)) {
                 issues.add(at.key(interval_key), "must be at least 1s");
             }
-            if let Some(expr) = cron {
-                if let Err(e) = parse_cron(expr) {
-                    issues.add(at.key(cron_key), format!("invalid cron expression: {e}"));
-                }
+            if let Some(Err(e)) = cron.as_deref().map(parse_cron) {
+                issues.add(at.key(cron_key), format!("invalid cron expression: {e}"));
             }
         }
     }

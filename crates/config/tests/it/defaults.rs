@@ -75,10 +75,9 @@ fn json_to_toml(value: &serde_json::Value) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            serde_json::Value::Array(a) => format!(
-                "[{}]",
-                a.iter().map(inline).collect::<Vec<_>>().join(", ")
-            ),
+            serde_json::Value::Array(a) => {
+                format!("[{}]", a.iter().map(inline).collect::<Vec<_>>().join(", "))
+            }
             serde_json::Value::Number(n) if n.is_f64() => {
                 let f = n.as_f64().unwrap();
                 format!("{f:?}")

@@ -6,7 +6,11 @@ use super::*;
 fn bad_type_names_key_line_and_both_types() {
     let text = format!("{MINIMAL}articles = \"ten\"\n");
     let errs = errors(&text);
-    let e = error_at(&errs, "tenants[0].provider.articles", line_of(&text, "articles ="));
+    let e = error_at(
+        &errs,
+        "tenants[0].provider.articles",
+        line_of(&text, "articles ="),
+    );
     assert_eq!(
         e.kind,
         ErrorKind::Type {
@@ -44,7 +48,11 @@ fn unknown_key_suggests_the_near_miss() {
 fn unknown_key_far_from_anything_has_no_suggestion() {
     let text = format!("{MINIMAL}colour = \"blue\"\n");
     let errs = errors(&text);
-    let e = error_at(&errs, "tenants[0].provider.colour", line_of(&text, "colour"));
+    let e = error_at(
+        &errs,
+        "tenants[0].provider.colour",
+        line_of(&text, "colour"),
+    );
     assert_eq!(
         e.kind,
         ErrorKind::UnknownKey {
@@ -56,9 +64,8 @@ fn unknown_key_far_from_anything_has_no_suggestion() {
 
 #[test]
 fn unknown_key_in_inline_table_is_located() {
-    let text = format!(
-        "{MINIMAL}\n[tenants.runtime]\nbreaker = {{ enabled = true, treshold = 3 }}\n"
-    );
+    let text =
+        format!("{MINIMAL}\n[tenants.runtime]\nbreaker = {{ enabled = true, treshold = 3 }}\n");
     let errs = errors(&text);
     let e = error_at(
         &errs,
@@ -67,7 +74,13 @@ fn unknown_key_in_inline_table_is_located() {
     );
     assert!(matches!(e.kind, ErrorKind::UnknownKey { .. }));
     // The column of `treshold` inside the inline table, not of the line's start.
-    let col = text.lines().nth(line_of(&text, "breaker =") - 1).unwrap().find("treshold").unwrap() + 1;
+    let col = text
+        .lines()
+        .nth(line_of(&text, "breaker =") - 1)
+        .unwrap()
+        .find("treshold")
+        .unwrap()
+        + 1;
     assert_eq!(e.position.unwrap().column, col);
 }
 
@@ -124,7 +137,9 @@ provider = { type = "sim" }
         "x-${LITERAL}-fallback-x"
     );
 
-    let text = text.replace("${B:-fallback}", "${B}").replace("${A}-", "${C}-");
+    let text = text
+        .replace("${B:-fallback}", "${B}")
+        .replace("${A}-", "${C}-");
     let errs = errors(&text);
     let names: Vec<_> = errs
         .iter()
@@ -134,7 +149,10 @@ provider = { type = "sim" }
         })
         .collect();
     assert_eq!(names, ["C", "B", "A"], "every missing variable, once each");
-    assert!(errs.iter().all(|e| e.path.to_string() == "server.operator_key"));
+    assert!(
+        errs.iter()
+            .all(|e| e.path.to_string() == "server.operator_key")
+    );
 }
 
 #[test]
@@ -165,8 +183,10 @@ provider = { type = "sim" }
 fn missing_tenants_is_reported() {
     let errs = errors("[server]\nlisten = \"127.0.0.1:8080\"\n");
     assert!(
-        errs.iter()
-            .any(|e| e.kind == ErrorKind::MissingKey { key: "tenants".into() }),
+        errs.iter().any(|e| e.kind
+            == ErrorKind::MissingKey {
+                key: "tenants".into()
+            }),
         "{errs:?}"
     );
 }
@@ -180,7 +200,8 @@ fn duplicate_tenant_id_names_both() {
     let e = error_at(&errs, "tenants[1].id", line);
     assert!(is_invalid(e));
     assert!(
-        e.to_string().contains("duplicate tenant id \"demo\" (also tenants[0].id)"),
+        e.to_string()
+            .contains("duplicate tenant id \"demo\" (also tenants[0].id)"),
         "{e}"
     );
 }

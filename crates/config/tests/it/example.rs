@@ -7,7 +7,8 @@ const EXAMPLE: &str = include_str!("../../../../examples/erpbridge.toml");
 
 #[test]
 fn example_loads_with_its_secret_set() {
-    let config = load(EXAMPLE, &[("TRYTON_PASSWORD", "from-env")]).unwrap_or_else(|e| panic!("{e}"));
+    let config =
+        load(EXAMPLE, &[("TRYTON_PASSWORD", "from-env")]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.tenants.len(), 2);
     assert!(matches!(config.tenants[0].provider, ProviderConfig::Sim(_)));
     match &config.tenants[1].provider {
@@ -42,7 +43,10 @@ fn schema_is_a_valid_json_schema_and_accepts_the_example() {
 
     let config = load(EXAMPLE, &[("TRYTON_PASSWORD", "x")]).unwrap();
     let instance = serde_json::to_value(&config).unwrap();
-    let problems: Vec<String> = validator.iter_errors(&instance).map(|e| e.to_string()).collect();
+    let problems: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect();
     assert!(problems.is_empty(), "{problems:#?}");
 
     // And it is not a schema that accepts anything.

@@ -54,11 +54,7 @@ pub fn error_at<'a>(errors: &'a [ConfigError], path: &str, line: usize) -> &'a C
             .join("\n")
     );
     let e = matching[0];
-    assert_eq!(
-        e.position.map(|p| p.line),
-        Some(line),
-        "wrong line for {e}"
-    );
+    assert_eq!(e.position.map(|p| p.line), Some(line), "wrong line for {e}");
     e
 }
 

@@ -76,9 +76,8 @@ fn retry_policy_from_toml() {
 
 #[test]
 fn cron_schedule_and_full_schedule() {
-    let text = format!(
-        "{MINIMAL}\n[tenants.sync]\ncron = \"*/5 * * * *\"\nfull_interval = \"7d\"\n"
-    );
+    let text =
+        format!("{MINIMAL}\n[tenants.sync]\ncron = \"*/5 * * * *\"\nfull_interval = \"7d\"\n");
     let config = load(&text, &[]).unwrap();
     let sync = &config.tenants[0].sync;
     assert_eq!(sync.delta_schedule(), Schedule::Cron("*/5 * * * *".into()));
@@ -93,10 +92,9 @@ fn api_keys_plain_and_hashed() {
     let plain = ApiKey::parse("k-123456").unwrap();
     assert!(plain.matches("k-123456"));
     assert!(!plain.matches("k-1234567"));
-    let hashed = ApiKey::parse(
-        "sha256:2C26B46B68FFC68FF99B453C1D30413413422D706483BFA0F98A5E886266E7AE",
-    )
-    .unwrap();
+    let hashed =
+        ApiKey::parse("sha256:2C26B46B68FFC68FF99B453C1D30413413422D706483BFA0F98A5E886266E7AE")
+            .unwrap();
     assert!(hashed.matches("foo"));
     assert_eq!(hashed.digest(), ApiKey::parse("foo").unwrap().digest());
     assert!(ApiKey::parse("sha256:zz").is_err());
