@@ -1,1 +1,33 @@
-fn main() {}
+//! `erpbridge`: one binary, one subcommand family per module of [`cli`].
+//!
+//! Each family is a clap `Args` type plus a `run(args) -> anyhow::Result<ExitCode>` in
+//! its own module under `cli/`. Adding one is two lines here: a variant of [`Command`]
+//! and its arm in [`main`]. A family that needs async builds its runtime inside its
+//! `run`, so the families that do not (config) stay free of it.
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// ERP integration hub: master-data sync, live queries, reliable writes, connectors.
+#[derive(Debug, Parser)]
+#[command(name = "erpbridge", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a configuration file, or print the configuration's JSON Schema.
+    Config(cli::config::ConfigArgs),
+}
+
+fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    cli::init_tracing();
+    match cli.command {
+        Command::Config(args) => cli::config::run(args),
+    }
+}

@@ -1,0 +1,4 @@
+//! Tests of the `erpbridge` binary as a user runs it: a real process, real files.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod config;
