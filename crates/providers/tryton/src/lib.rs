@@ -6,7 +6,7 @@
 //! semaphore bounding the calls in flight.
 //!
 //! How it maps onto the SDK, module by module:
-//! * [`rpc`](crate::rpc): sessions (`Authorization: Session ...`, re-login on 401,
+//! * `rpc`: sessions (`Authorization: Session ...`, re-login on 401,
 //!   logins serialised), gzip always (Tryton mislabels plain bodies as gzip, so bodies
 //!   are sniffed), error classification into the SDK's kinds ([`error`]).
 //! * `catalog` + `cursor`: articles are `product.product` variants joined with their
@@ -24,6 +24,17 @@
 //! * `orders`: sales created idempotently (the key is the sale's `reference`, searched
 //!   before create, duplicates from a race resolved to the oldest), quoted, confirmed,
 //!   cancelled.
+//!
+//! Known limits (deliberate, for now):
+//! * Hard deletions are found by id-set difference: every delta pass lists all ids of
+//!   the entity once (an ids-only `search`, about 40 ms per 10k) and the cursor carries
+//!   the ids as ranges, so it grows with the number of holes deletions leave.
+//! * Price, stock and price-list changes do not stamp products; they are live data and
+//!   never synced, so the catalog delta does not need them.
+//! * Attributes are the template code and list price; images and references (product
+//!   identifiers) are not mapped yet. Names are read in one configured language.
+//! * Cancelling a sale Tryton already processes (shipment created) is refused as fatal:
+//!   that needs a person.
 //!
 //! Server facts this code relies on (observed on Tryton 8.2) are collected in the
 //! project's shared Tryton reference notes; the test environment is `scripts/tryton/`.
