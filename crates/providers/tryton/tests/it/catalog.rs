@@ -380,3 +380,98 @@ async fn a_cursor_from_another_entity_or_provider_is_rejected() {
     assert_eq!(err.kind, erpbridge_provider::ErrorKind::Fatal);
     assert!(err.message.contains("Category"), "{}", err.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_and_category_deltas_report_changes_and_tombstones() {
+    let Some(server) = harness::server() else {
+        return;
+    };
+    let tryton = server.client().await;
+    let run = std::process::id();
+    let parties: Vec<i64> = tryton
+        .call(
+            "party.party",
+            "create",
+            vec![json!((0..3)
+                .map(|i| json!({"name": format!("Delta party {run}-{i}"), "code": format!("DP{run}-{i}")}))
+                .collect::<Vec<_>>())],
+            json!({}),
+        )
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let category = tryton
+        .call(
+            "product.category",
+            "create",
+            vec![json!([{"name": format!("Delta category {run}")}])],
+            json!({}),
+        )
+        .await[0]
+        .as_i64()
+        .unwrap();
+
+    let mut config = server.config();
+    config.delta_overlap = std::time::Duration::ZERO;
+    let provider = TrytonProvider::connect(config).await.unwrap();
+    let (_, customers) = pass(&provider, EntityKind::Customer, None, 100).await;
+    let (_, categories) = pass(&provider, EntityKind::Category, None, 100).await;
+
+    tryton
+        .call(
+            "party.party",
+            "write",
+            vec![json!([parties[0]]), json!({"name": "Renamed party"})],
+            json!({}),
+        )
+        .await;
+    tryton
+        .call(
+            "party.party",
+            "write",
+            vec![json!([parties[1]]), json!({"active": false})],
+            json!({}),
+        )
+        .await;
+    tryton
+        .call(
+            "party.party",
+            "delete",
+            vec![json!([parties[2]])],
+            json!({}),
+        )
+        .await;
+    tryton
+        .call(
+            "product.category",
+            "write",
+            vec![json!([category]), json!({"name": "Renamed category"})],
+            json!({}),
+        )
+        .await;
+
+    let (delta, _) = pass(&provider, EntityKind::Customer, Some(customers), 100).await;
+    let renamed: Vec<&erpbridge_model::Customer> = delta
+        .iter()
+        .filter_map(|r| match r {
+            CatalogRecord::Customer(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(renamed.len(), 1, "{delta:?}");
+    assert_eq!(renamed[0].id.as_str(), parties[0].to_string());
+    assert_eq!(renamed[0].name, "Renamed party");
+    assert_eq!(deleted(&delta), BTreeSet::from([parties[1], parties[2]]));
+
+    let (delta, _) = pass(&provider, EntityKind::Category, Some(categories), 100).await;
+    match delta.as_slice() {
+        [CatalogRecord::Category(c)] => {
+            assert_eq!(c.id.as_str(), category.to_string());
+            assert_eq!(c.names["en"], "Renamed category");
+        }
+        other => panic!("expected the renamed category only, got {other:?}"),
+    }
+}
