@@ -6,6 +6,7 @@
 //! crate may read or write rows without naming the tenant, so cross-tenant leaks cannot
 //! start here.
 
+pub mod catalog;
 mod db;
 mod error;
 mod migrations;

@@ -31,4 +31,5 @@ macro_rules! migration {
 pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_core"),
     migration!(100, "0100_outbox"),
+    migration!(200, "0200_catalog"),
 ];

@@ -1,0 +1,149 @@
+-- Catalog store, id mappings and sync state (PostgreSQL). Every key starts with the tenant.
+--
+-- Child tables (attributes, images, references, category links) have primary keys
+-- (tenant, article local id, ordinal) and no other index: a changed article rewrites one
+-- key range, and no secondary index has to be maintained for 30 million attribute rows.
+-- The lock table is unused here: PostgreSQL syncs take a session advisory lock.
+
+-- Per-tenant counters: local ids for new records, and the change sequence the search
+-- index follows (every article write or delete takes the next value).
+CREATE TABLE IF NOT EXISTS catalog_tenant_state (
+    tenant        TEXT PRIMARY KEY,
+    next_local_id BIGINT NOT NULL,
+    next_seq      BIGINT NOT NULL
+);
+
+-- The id mapping (seed 002's SyncRecord): which local id an ERP record has, its ERP row
+-- version, when it was last synced, and the full-sync generation that last saw it
+-- (the sweep deletes what the latest full sync did not see).
+CREATE TABLE IF NOT EXISTS catalog_ids (
+    tenant          TEXT NOT NULL,
+    entity          TEXT NOT NULL,
+    erp_id          TEXT COLLATE "C" NOT NULL,
+    local_id        BIGINT NOT NULL,
+    provider        TEXT NOT NULL,
+    erp_row_version BIGINT NOT NULL,
+    last_synced_ms  BIGINT NOT NULL,
+    seen_gen        BIGINT NOT NULL,
+    PRIMARY KEY (tenant, entity, erp_id)
+);
+
+CREATE TABLE IF NOT EXISTS catalog_articles (
+    tenant       TEXT NOT NULL,
+    local_id     BIGINT NOT NULL,
+    erp_id       TEXT COLLATE "C" NOT NULL,
+    number       TEXT NOT NULL,
+    names        TEXT NOT NULL,
+    descriptions TEXT NOT NULL,
+    unit         TEXT,
+    row_version  BIGINT NOT NULL,
+    updated_at   TEXT,
+    seq          BIGINT NOT NULL,
+    PRIMARY KEY (tenant, local_id)
+);
+-- The search index catches up by change sequence.
+CREATE INDEX IF NOT EXISTS catalog_articles_seq ON catalog_articles (tenant, seq);
+
+CREATE TABLE IF NOT EXISTS catalog_attributes (
+    tenant   TEXT NOT NULL,
+    local_id BIGINT NOT NULL,
+    ord      BIGINT NOT NULL,
+    key      TEXT NOT NULL,
+    value    TEXT NOT NULL,
+    unit     TEXT,
+    lang     TEXT,
+    PRIMARY KEY (tenant, local_id, ord)
+);
+
+CREATE TABLE IF NOT EXISTS catalog_article_categories (
+    tenant      TEXT NOT NULL,
+    local_id    BIGINT NOT NULL,
+    ord         BIGINT NOT NULL,
+    category_id TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (tenant, local_id, ord)
+);
+
+CREATE TABLE IF NOT EXISTS catalog_images (
+    tenant   TEXT NOT NULL,
+    local_id BIGINT NOT NULL,
+    ord      BIGINT NOT NULL,
+    url      TEXT NOT NULL,
+    caption  TEXT,
+    display_order BIGINT NOT NULL,
+    PRIMARY KEY (tenant, local_id, ord)
+);
+
+CREATE TABLE IF NOT EXISTS catalog_references (
+    tenant   TEXT NOT NULL,
+    local_id BIGINT NOT NULL,
+    ord      BIGINT NOT NULL,
+    kind     TEXT NOT NULL,
+    target   TEXT NOT NULL,
+    PRIMARY KEY (tenant, local_id, ord)
+);
+
+CREATE TABLE IF NOT EXISTS catalog_categories (
+    tenant      TEXT NOT NULL,
+    local_id    BIGINT NOT NULL,
+    erp_id      TEXT COLLATE "C" NOT NULL,
+    parent      TEXT COLLATE "C",
+    names       TEXT NOT NULL,
+    row_version BIGINT NOT NULL,
+    PRIMARY KEY (tenant, local_id)
+);
+
+CREATE TABLE IF NOT EXISTS catalog_customers (
+    tenant      TEXT NOT NULL,
+    local_id    BIGINT NOT NULL,
+    erp_id      TEXT COLLATE "C" NOT NULL,
+    number      TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    email       TEXT,
+    currency    TEXT NOT NULL,
+    row_version BIGINT NOT NULL,
+    PRIMARY KEY (tenant, local_id)
+);
+
+-- Articles deleted from the store, by change sequence, until the search index has
+-- committed past them.
+CREATE TABLE IF NOT EXISTS catalog_index_deletions (
+    tenant   TEXT NOT NULL,
+    seq      BIGINT NOT NULL,
+    local_id BIGINT NOT NULL,
+    PRIMARY KEY (tenant, seq)
+);
+
+-- Where each stage of a tenant's sync stands. Written in the same transaction as the
+-- batch it follows, so it can never run ahead of (or behind) committed data.
+CREATE TABLE IF NOT EXISTS sync_checkpoints (
+    tenant      TEXT NOT NULL,
+    stage       TEXT NOT NULL,
+    phase       TEXT NOT NULL,
+    cursor      TEXT,
+    generation  BIGINT NOT NULL,
+    run_id      TEXT,
+    updated_ms  BIGINT NOT NULL,
+    PRIMARY KEY (tenant, stage)
+);
+
+CREATE TABLE IF NOT EXISTS sync_runs (
+    id          TEXT PRIMARY KEY,
+    tenant      TEXT NOT NULL,
+    mode        TEXT NOT NULL,
+    started_ms  BIGINT NOT NULL,
+    finished_ms BIGINT,
+    status      TEXT NOT NULL,
+    upserted    BIGINT NOT NULL DEFAULT 0,
+    deleted     BIGINT NOT NULL DEFAULT 0,
+    skipped     BIGINT NOT NULL DEFAULT 0,
+    error       TEXT
+);
+CREATE INDEX IF NOT EXISTS sync_runs_tenant ON sync_runs (tenant, started_ms);
+
+-- SQLite has no advisory locks: a lease row per tenant. A holder renews it while it
+-- works; a crashed holder's lease expires.
+CREATE TABLE IF NOT EXISTS sync_locks (
+    tenant     TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    expires_ms BIGINT NOT NULL
+);

@@ -1,0 +1,1128 @@
+// Included by `ops.rs` once per backend, with `DB` set to the backend's database type.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use erpbridge_model::{
+    Article, ArticleReference, Attribute, CatalogRecord, Category, CategoryId, ChangeCursor,
+    Customer, CustomerId, EntityKind, Image, LocalizedText, ReferenceKind,
+};
+use sqlx::{Arguments as _, AssertSqlSafe, Row as _};
+
+use crate::catalog::types::*;
+use crate::error::StoreError;
+
+type Pool = sqlx::Pool<DB>;
+type Conn = <DB as sqlx::Database>::Connection;
+type Args = <DB as sqlx::Database>::Arguments;
+
+/// Bound values per statement: under SQLite's 32,766 and PostgreSQL's 65,535.
+const MAX_PARAMS: usize = 30_000;
+/// Rows per multi-row statement. Fixed, so full chunks reuse one prepared statement.
+const ROWS_PER_STATEMENT: usize = 1_000;
+/// Ids per `IN (...)` list.
+const IN_CHUNK: usize = 1_000;
+
+fn encode_err(err: sqlx::error::BoxDynError) -> StoreError {
+    StoreError::Database(sqlx::Error::Encode(err))
+}
+
+/// `head VALUES ($1, $2, ...), ($1, ...) suffix`: the tenant is `$1` in every row and
+/// bound once; each row then has `width` values of its own.
+fn values_sql(head: &str, width: usize, rows: usize, suffix: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + suffix.len() + rows * (width * 7 + 6));
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    let mut n = 2;
+    for row in 0..rows {
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push_str("($1");
+        for _ in 0..width {
+            let _ = write!(sql, ",${n}");
+            n += 1;
+        }
+        sql.push(')');
+    }
+    sql.push(' ');
+    sql.push_str(suffix);
+    sql
+}
+
+/// `(${first}, ${first+1}, ...)` with `count` placeholders.
+fn in_list(first: usize, count: usize) -> String {
+    let mut list = String::with_capacity(count * 7 + 2);
+    list.push('(');
+    for i in 0..count {
+        if i > 0 {
+            list.push(',');
+        }
+        let _ = write!(list, "${}", first + i);
+    }
+    list.push(')');
+    list
+}
+
+/// Multi-row insert of `rows`, `width` values each, bound by `bind`.
+async fn insert_rows<T>(
+    conn: &mut Conn,
+    tenant: &str,
+    head: &str,
+    width: usize,
+    suffix: &str,
+    rows: &[T],
+    mut bind: impl FnMut(&mut Args, &T) -> Result<(), sqlx::error::BoxDynError>,
+) -> Result<(), StoreError> {
+    let per = (MAX_PARAMS / width).min(ROWS_PER_STATEMENT);
+    for chunk in rows.chunks(per) {
+        let sql = values_sql(head, width, chunk.len(), suffix);
+        let mut args = Args::default();
+        args.add(tenant).map_err(encode_err)?;
+        for row in chunk {
+            bind(&mut args, row).map_err(encode_err)?;
+        }
+        sqlx::query_with(AssertSqlSafe(sql), args)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `DELETE FROM table WHERE tenant = $1 AND local_id IN (...)`.
+async fn delete_local(
+    conn: &mut Conn,
+    table: &str,
+    tenant: &str,
+    local_ids: &[i64],
+) -> Result<(), StoreError> {
+    for chunk in local_ids.chunks(IN_CHUNK) {
+        let sql = format!(
+            "DELETE FROM {table} WHERE tenant = $1 AND local_id IN {}",
+            in_list(2, chunk.len())
+        );
+        let mut args = Args::default();
+        args.add(tenant).map_err(encode_err)?;
+        for id in chunk {
+            args.add(*id).map_err(encode_err)?;
+        }
+        sqlx::query_with(AssertSqlSafe(sql), args)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+const ARTICLE_CHILDREN: [&str; 4] = [
+    "catalog_attributes",
+    "catalog_article_categories",
+    "catalog_images",
+    "catalog_references",
+];
+
+fn entity_table(entity: EntityKind) -> &'static str {
+    match entity {
+        EntityKind::Article => "catalog_articles",
+        EntityKind::Category => "catalog_categories",
+        EntityKind::Customer => "catalog_customers",
+    }
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn texts_json(texts: &LocalizedText) -> String {
+    serde_json::to_string(texts).unwrap_or_else(|_| "{}".to_owned())
+}
+
+fn texts_parse(value: &str) -> Result<LocalizedText, StoreError> {
+    serde_json::from_str(value).map_err(|err| StoreError::Corrupt(format!("texts: {err}")))
+}
+
+fn time_text(value: &Option<DateTime<Utc>>) -> Option<String> {
+    value
+        .as_ref()
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
+fn time_parse(value: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    value
+        .map(|text| {
+            DateTime::parse_from_rfc3339(&text)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|err| StoreError::Corrupt(format!("timestamp `{text}`: {err}")))
+        })
+        .transpose()
+}
+
+fn kind_text(kind: ReferenceKind) -> &'static str {
+    match kind {
+        ReferenceKind::Accessory => "accessory",
+        ReferenceKind::SparePart => "spare_part",
+        ReferenceKind::Successor => "successor",
+        ReferenceKind::Alternative => "alternative",
+        ReferenceKind::Manufacturer => "manufacturer",
+        ReferenceKind::Customer => "customer",
+        ReferenceKind::Gtin => "gtin",
+    }
+}
+
+fn kind_parse(value: &str) -> Result<ReferenceKind, StoreError> {
+    Ok(match value {
+        "accessory" => ReferenceKind::Accessory,
+        "spare_part" => ReferenceKind::SparePart,
+        "successor" => ReferenceKind::Successor,
+        "alternative" => ReferenceKind::Alternative,
+        "manufacturer" => ReferenceKind::Manufacturer,
+        "customer" => ReferenceKind::Customer,
+        "gtin" => ReferenceKind::Gtin,
+        other => return Err(StoreError::Corrupt(format!("reference kind `{other}`"))),
+    })
+}
+
+fn entity_parse(value: &str) -> Result<EntityKind, StoreError> {
+    Ok(match value {
+        "article" => EntityKind::Article,
+        "category" => EntityKind::Category,
+        "customer" => EntityKind::Customer,
+        other => return Err(StoreError::Corrupt(format!("entity `{other}`"))),
+    })
+}
+
+fn record_key(record: &CatalogRecord) -> (EntityKind, &str, Option<u64>) {
+    match record {
+        CatalogRecord::Article(a) => (EntityKind::Article, a.id.as_str(), Some(a.row_version)),
+        CatalogRecord::Category(c) => (EntityKind::Category, c.id.as_str(), Some(c.row_version)),
+        CatalogRecord::Customer(c) => (EntityKind::Customer, c.id.as_str(), Some(c.row_version)),
+        CatalogRecord::Deleted { entity, id } => (*entity, id.as_str(), None),
+    }
+}
+
+/// Takes `n` local ids and `n` change sequence numbers; returns the first of each.
+async fn reserve(conn: &mut Conn, tenant: &str, n: i64) -> Result<(i64, i64), StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO catalog_tenant_state (tenant, next_local_id, next_seq)
+         VALUES ($1, 1 + $2, 1 + $2)
+         ON CONFLICT (tenant) DO UPDATE SET
+             next_local_id = catalog_tenant_state.next_local_id + $2,
+             next_seq = catalog_tenant_state.next_seq + $2
+         RETURNING next_local_id, next_seq",
+    )
+    .bind(tenant)
+    .bind(n)
+    .fetch_one(&mut *conn)
+    .await?;
+    let next_local: i64 = row.try_get(0)?;
+    let next_seq: i64 = row.try_get(1)?;
+    Ok((next_local - n, next_seq - n))
+}
+
+/// Existing mappings of `ids`: erp id -> (local id, row version).
+async fn existing(
+    conn: &mut Conn,
+    tenant: &str,
+    entity: EntityKind,
+    ids: &[&str],
+) -> Result<HashMap<String, (i64, i64)>, StoreError> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT erp_id, local_id, erp_row_version FROM catalog_ids
+             WHERE tenant = $1 AND entity = $2 AND erp_id IN {}",
+            in_list(3, chunk.len())
+        );
+        let mut args = Args::default();
+        args.add(tenant).map_err(encode_err)?;
+        args.add(entity_name(entity)).map_err(encode_err)?;
+        for id in chunk {
+            args.add(*id).map_err(encode_err)?;
+        }
+        let rows = sqlx::query_with(AssertSqlSafe(sql), args)
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in rows {
+            found.insert(row.try_get::<String, _>(0)?, (row.try_get(1)?, row.try_get(2)?));
+        }
+    }
+    Ok(found)
+}
+
+async fn write_checkpoint(
+    conn: &mut Conn,
+    tenant: &str,
+    stage: EntityKind,
+    checkpoint: &Checkpoint,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sync_checkpoints (tenant, stage, phase, cursor, generation, run_id, updated_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (tenant, stage) DO UPDATE SET
+             phase = excluded.phase, cursor = excluded.cursor, generation = excluded.generation,
+             run_id = excluded.run_id, updated_ms = excluded.updated_ms",
+    )
+    .bind(tenant)
+    .bind(entity_name(stage))
+    .bind(checkpoint.phase.as_str())
+    .bind(checkpoint.cursor.as_ref().map(|c| c.0.as_str()))
+    .bind(checkpoint.generation)
+    .bind(checkpoint.run_id.as_deref())
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes records (content, children, mapping); articles are queued for the index.
+async fn delete_records(
+    conn: &mut Conn,
+    tenant: &str,
+    entity: EntityKind,
+    victims: &[(String, i64)],
+    first_seq: i64,
+) -> Result<(), StoreError> {
+    if victims.is_empty() {
+        return Ok(());
+    }
+    let local_ids: Vec<i64> = victims.iter().map(|(_, id)| *id).collect();
+    if entity == EntityKind::Article {
+        for table in ARTICLE_CHILDREN {
+            delete_local(conn, table, tenant, &local_ids).await?;
+        }
+        let queued: Vec<(i64, i64)> = local_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (first_seq + i as i64, *id))
+            .collect();
+        insert_rows(
+            conn,
+            tenant,
+            "INSERT INTO catalog_index_deletions (tenant, seq, local_id)",
+            2,
+            "",
+            &queued,
+            |args, (seq, id)| {
+                args.add(*seq)?;
+                args.add(*id)
+            },
+        )
+        .await?;
+    }
+    delete_local(conn, entity_table(entity), tenant, &local_ids).await?;
+    for chunk in victims.chunks(IN_CHUNK) {
+        let sql = format!(
+            "DELETE FROM catalog_ids WHERE tenant = $1 AND entity = $2 AND erp_id IN {}",
+            in_list(3, chunk.len())
+        );
+        let mut args = Args::default();
+        args.add(tenant).map_err(encode_err)?;
+        args.add(entity_name(entity)).map_err(encode_err)?;
+        for (erp_id, _) in chunk {
+            args.add(erp_id.as_str()).map_err(encode_err)?;
+        }
+        sqlx::query_with(AssertSqlSafe(sql), args)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn apply_batch(pool: &Pool, batch: &Batch<'_>) -> Result<BatchOutcome, StoreError> {
+    let tenant = batch.tenant;
+    let entity = batch.stage;
+    // Later records win over earlier ones with the same id, as they would if applied one
+    // by one; keeping one per id also keeps multi-row inserts free of self-conflicts.
+    let mut last_index: HashMap<&str, usize> = HashMap::with_capacity(batch.records.len());
+    for (i, record) in batch.records.iter().enumerate() {
+        let (kind, id, _) = record_key(record);
+        if kind != entity {
+            return Err(StoreError::Conflict(format!(
+                "a {} record in the {} stage",
+                entity_name(kind),
+                entity_name(entity)
+            )));
+        }
+        last_index.insert(id, i);
+    }
+    let mut tx = pool.begin().await?;
+    let n = batch.records.len() as i64;
+    // A write first, so SQLite takes the write lock now instead of upgrading later.
+    let (first_local, first_seq) = reserve(&mut tx, tenant, n.max(1)).await?;
+    let ids: Vec<&str> = last_index.keys().copied().collect();
+    let known = existing(&mut tx, tenant, entity, &ids).await?;
+
+    let mut outcome = BatchOutcome::default();
+    let mut mappings: Vec<(&str, i64, i64)> = Vec::new();
+    let mut changed_local: Vec<i64> = Vec::new();
+    let mut writes: Vec<(usize, i64, i64)> = Vec::new(); // (record index, local id, seq)
+    let mut victims: Vec<(String, i64)> = Vec::new();
+    let mut next_local = first_local;
+    let mut next_seq = first_seq;
+    for (i, record) in batch.records.iter().enumerate() {
+        let (_, id, version) = record_key(record);
+        if last_index.get(id) != Some(&i) {
+            continue;
+        }
+        let old = known.get(id).copied();
+        match (version, old) {
+            (None, Some((local, _))) => victims.push((id.to_owned(), local)),
+            (None, None) => {}
+            (Some(version), Some((local, old_version))) if old_version == to_i64(version) => {
+                outcome.skipped += 1;
+                mappings.push((id, local, old_version));
+            }
+            (Some(version), old) => {
+                let local = match old {
+                    Some((local, _)) => {
+                        changed_local.push(local);
+                        local
+                    }
+                    None => {
+                        next_local += 1;
+                        next_local - 1
+                    }
+                };
+                mappings.push((id, local, to_i64(version)));
+                writes.push((i, local, next_seq));
+                next_seq += 1;
+            }
+        }
+    }
+    let delete_seq = next_seq;
+    delete_records(&mut tx, tenant, entity, &victims, delete_seq).await?;
+    outcome.deleted = victims.iter().map(|(_, id)| *id).collect();
+
+    insert_rows(
+        &mut tx,
+        tenant,
+        "INSERT INTO catalog_ids (tenant, entity, erp_id, local_id, provider, erp_row_version, last_synced_ms, seen_gen)",
+        7,
+        "ON CONFLICT (tenant, entity, erp_id) DO UPDATE SET
+             provider = excluded.provider, erp_row_version = excluded.erp_row_version,
+             last_synced_ms = excluded.last_synced_ms, seen_gen = excluded.seen_gen",
+        &mappings,
+        |args, (id, local, version)| {
+            args.add(entity_name(entity))?;
+            args.add(*id)?;
+            args.add(*local)?;
+            args.add(batch.provider)?;
+            args.add(*version)?;
+            args.add(batch.now_ms)?;
+            args.add(batch.generation)
+        },
+    )
+    .await?;
+
+    match entity {
+        EntityKind::Article => write_articles(&mut tx, batch, &writes, &changed_local).await?,
+        EntityKind::Category => write_categories(&mut tx, batch, &writes).await?,
+        EntityKind::Customer => write_customers(&mut tx, batch, &writes).await?,
+    }
+    write_checkpoint(&mut tx, tenant, entity, &batch.checkpoint, batch.now_ms).await?;
+    tx.commit().await?;
+
+    outcome.upserted = writes.iter().map(|(i, local, _)| (*i, *local)).collect();
+    outcome.replaced = changed_local;
+    outcome.seq = delete_seq + victims.len() as i64 - 1;
+    Ok(outcome)
+}
+
+fn article_at<'a>(batch: &'a Batch<'_>, index: usize) -> Option<&'a Article> {
+    match batch.records.get(index) {
+        Some(CatalogRecord::Article(article)) => Some(article),
+        _ => None,
+    }
+}
+
+async fn write_articles(
+    conn: &mut Conn,
+    batch: &Batch<'_>,
+    writes: &[(usize, i64, i64)],
+    changed_local: &[i64],
+) -> Result<(), StoreError> {
+    let tenant = batch.tenant;
+    for table in ARTICLE_CHILDREN {
+        delete_local(conn, table, tenant, changed_local).await?;
+    }
+    let rows: Vec<(&Article, i64, i64)> = writes
+        .iter()
+        .filter_map(|(i, local, seq)| article_at(batch, *i).map(|a| (a, *local, *seq)))
+        .collect();
+    insert_rows(
+        conn,
+        tenant,
+        "INSERT INTO catalog_articles (tenant, local_id, erp_id, number, names, descriptions, unit, row_version, updated_at, seq)",
+        9,
+        "ON CONFLICT (tenant, local_id) DO UPDATE SET
+             erp_id = excluded.erp_id, number = excluded.number, names = excluded.names,
+             descriptions = excluded.descriptions, unit = excluded.unit,
+             row_version = excluded.row_version, updated_at = excluded.updated_at,
+             seq = excluded.seq",
+        &rows,
+        |args, (a, local, seq)| {
+            args.add(*local)?;
+            args.add(a.id.as_str())?;
+            args.add(a.number.as_str())?;
+            args.add(texts_json(&a.names))?;
+            args.add(texts_json(&a.descriptions))?;
+            args.add(a.unit.as_deref())?;
+            args.add(to_i64(a.row_version))?;
+            args.add(time_text(&a.updated_at))?;
+            args.add(*seq)
+        },
+    )
+    .await?;
+
+    let attributes: Vec<(i64, i64, &Attribute)> = rows
+        .iter()
+        .flat_map(|(a, local, _)| {
+            a.attributes
+                .iter()
+                .enumerate()
+                .map(move |(ord, attr)| (*local, ord as i64, attr))
+        })
+        .collect();
+    insert_rows(
+        conn,
+        tenant,
+        "INSERT INTO catalog_attributes (tenant, local_id, ord, key, value, unit, lang)",
+        6,
+        "",
+        &attributes,
+        |args, (local, ord, attr)| {
+            args.add(*local)?;
+            args.add(*ord)?;
+            args.add(attr.key.as_str())?;
+            args.add(attr.value.as_str())?;
+            args.add(attr.unit.as_deref())?;
+            args.add(attr.lang.as_deref())
+        },
+    )
+    .await?;
+
+    let links: Vec<(i64, i64, &str)> = rows
+        .iter()
+        .flat_map(|(a, local, _)| {
+            a.categories
+                .iter()
+                .enumerate()
+                .map(move |(ord, c)| (*local, ord as i64, c.as_str()))
+        })
+        .collect();
+    insert_rows(
+        conn,
+        tenant,
+        "INSERT INTO catalog_article_categories (tenant, local_id, ord, category_id)",
+        3,
+        "",
+        &links,
+        |args, (local, ord, category)| {
+            args.add(*local)?;
+            args.add(*ord)?;
+            args.add(*category)
+        },
+    )
+    .await?;
+
+    let images: Vec<(i64, i64, &Image)> = rows
+        .iter()
+        .flat_map(|(a, local, _)| {
+            a.images
+                .iter()
+                .enumerate()
+                .map(move |(ord, image)| (*local, ord as i64, image))
+        })
+        .collect();
+    insert_rows(
+        conn,
+        tenant,
+        "INSERT INTO catalog_images (tenant, local_id, ord, url, caption, display_order)",
+        5,
+        "",
+        &images,
+        |args, (local, ord, image)| {
+            args.add(*local)?;
+            args.add(*ord)?;
+            args.add(image.url.as_str())?;
+            args.add(image.caption.as_deref())?;
+            args.add(i64::from(image.position))
+        },
+    )
+    .await?;
+
+    let references: Vec<(i64, i64, &ArticleReference)> = rows
+        .iter()
+        .flat_map(|(a, local, _)| {
+            a.references
+                .iter()
+                .enumerate()
+                .map(move |(ord, r)| (*local, ord as i64, r))
+        })
+        .collect();
+    insert_rows(
+        conn,
+        tenant,
+        "INSERT INTO catalog_references (tenant, local_id, ord, kind, target)",
+        4,
+        "",
+        &references,
+        |args, (local, ord, r)| {
+            args.add(*local)?;
+            args.add(*ord)?;
+            args.add(kind_text(r.kind))?;
+            args.add(r.target.as_str())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn write_categories(
+    conn: &mut Conn,
+    batch: &Batch<'_>,
+    writes: &[(usize, i64, i64)],
+) -> Result<(), StoreError> {
+    let rows: Vec<(&Category, i64)> = writes
+        .iter()
+        .filter_map(|(i, local, _)| match batch.records.get(*i) {
+            Some(CatalogRecord::Category(c)) => Some((c, *local)),
+            _ => None,
+        })
+        .collect();
+    insert_rows(
+        conn,
+        batch.tenant,
+        "INSERT INTO catalog_categories (tenant, local_id, erp_id, parent, names, row_version)",
+        5,
+        "ON CONFLICT (tenant, local_id) DO UPDATE SET
+             erp_id = excluded.erp_id, parent = excluded.parent, names = excluded.names,
+             row_version = excluded.row_version",
+        &rows,
+        |args, (c, local)| {
+            args.add(*local)?;
+            args.add(c.id.as_str())?;
+            args.add(c.parent.as_ref().map(|p| p.as_str()))?;
+            args.add(texts_json(&c.names))?;
+            args.add(to_i64(c.row_version))
+        },
+    )
+    .await
+}
+
+async fn write_customers(
+    conn: &mut Conn,
+    batch: &Batch<'_>,
+    writes: &[(usize, i64, i64)],
+) -> Result<(), StoreError> {
+    let rows: Vec<(&Customer, i64)> = writes
+        .iter()
+        .filter_map(|(i, local, _)| match batch.records.get(*i) {
+            Some(CatalogRecord::Customer(c)) => Some((c, *local)),
+            _ => None,
+        })
+        .collect();
+    insert_rows(
+        conn,
+        batch.tenant,
+        "INSERT INTO catalog_customers (tenant, local_id, erp_id, number, name, email, currency, row_version)",
+        7,
+        "ON CONFLICT (tenant, local_id) DO UPDATE SET
+             erp_id = excluded.erp_id, number = excluded.number, name = excluded.name,
+             email = excluded.email, currency = excluded.currency,
+             row_version = excluded.row_version",
+        &rows,
+        |args, (c, local)| {
+            args.add(*local)?;
+            args.add(c.id.as_str())?;
+            args.add(c.number.as_str())?;
+            args.add(c.name.as_str())?;
+            args.add(c.email.as_deref())?;
+            args.add(c.currency.as_str())?;
+            args.add(to_i64(c.row_version))
+        },
+    )
+    .await
+}
+
+pub(crate) async fn sweep_step(
+    pool: &Pool,
+    tenant: &str,
+    entity: EntityKind,
+    generation: i64,
+    limit: u32,
+) -> Result<SweepOutcome, StoreError> {
+    let mut tx = pool.begin().await?;
+    let (_, first_seq) = reserve(&mut tx, tenant, i64::from(limit.max(1))).await?;
+    let rows = sqlx::query(
+        "SELECT erp_id, local_id FROM catalog_ids
+         WHERE tenant = $1 AND entity = $2 AND seen_gen < $3
+         ORDER BY erp_id LIMIT $4",
+    )
+    .bind(tenant)
+    .bind(entity_name(entity))
+    .bind(generation)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *tx)
+    .await?;
+    let victims = rows
+        .iter()
+        .map(|row| Ok((row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    delete_records(&mut tx, tenant, entity, &victims, first_seq).await?;
+    tx.commit().await?;
+    Ok(SweepOutcome {
+        deleted: victims.iter().map(|(_, id)| *id).collect(),
+        seq: first_seq + victims.len() as i64 - 1,
+    })
+}
+
+pub(crate) async fn checkpoint(
+    pool: &Pool,
+    tenant: &str,
+    stage: EntityKind,
+) -> Result<Option<Checkpoint>, StoreError> {
+    let row = sqlx::query(
+        "SELECT phase, cursor, generation, run_id FROM sync_checkpoints
+         WHERE tenant = $1 AND stage = $2",
+    )
+    .bind(tenant)
+    .bind(entity_name(stage))
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let phase: String = row.try_get(0)?;
+    Ok(Some(Checkpoint {
+        phase: Phase::parse(&phase)
+            .ok_or_else(|| StoreError::Corrupt(format!("checkpoint phase `{phase}`")))?,
+        cursor: row.try_get::<Option<String>, _>(1)?.map(ChangeCursor),
+        generation: row.try_get(2)?,
+        run_id: row.try_get(3)?,
+    }))
+}
+
+pub(crate) async fn save_checkpoint(
+    pool: &Pool,
+    tenant: &str,
+    stage: EntityKind,
+    checkpoint: &Checkpoint,
+) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    write_checkpoint(&mut conn, tenant, stage, checkpoint, Utc::now().timestamp_millis()).await
+}
+
+pub(crate) async fn max_generation(pool: &Pool, tenant: &str) -> Result<i64, StoreError> {
+    let value: Option<i64> =
+        sqlx::query_scalar("SELECT max(generation) FROM sync_checkpoints WHERE tenant = $1")
+            .bind(tenant)
+            .fetch_one(pool)
+            .await?;
+    Ok(value.unwrap_or(0))
+}
+
+/// Loads full articles by local id; the map is keyed by local id.
+async fn load_articles(
+    conn: &mut Conn,
+    tenant: &str,
+    local_ids: &[i64],
+) -> Result<HashMap<i64, StoredArticle>, StoreError> {
+    let mut out: HashMap<i64, StoredArticle> = HashMap::with_capacity(local_ids.len());
+    for chunk in local_ids.chunks(IN_CHUNK) {
+        let list = in_list(2, chunk.len());
+        let bind = || -> Result<Args, StoreError> {
+            let mut args = Args::default();
+            args.add(tenant).map_err(encode_err)?;
+            for id in chunk {
+                args.add(*id).map_err(encode_err)?;
+            }
+            Ok(args)
+        };
+        let sql = format!(
+            "SELECT local_id, erp_id, number, names, descriptions, unit, row_version, updated_at, seq
+             FROM catalog_articles WHERE tenant = $1 AND local_id IN {list}"
+        );
+        for row in sqlx::query_with(AssertSqlSafe(sql), bind()?)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let local_id: i64 = row.try_get(0)?;
+            let article = Article {
+                id: row.try_get::<String, _>(1)?.into(),
+                number: row.try_get(2)?,
+                names: texts_parse(&row.try_get::<String, _>(3)?)?,
+                descriptions: texts_parse(&row.try_get::<String, _>(4)?)?,
+                categories: Vec::new(),
+                unit: row.try_get(5)?,
+                attributes: Vec::new(),
+                images: Vec::new(),
+                references: Vec::new(),
+                row_version: row.try_get::<i64, _>(6)?.max(0) as u64,
+                updated_at: time_parse(row.try_get(7)?)?,
+            };
+            let seq = row.try_get(8)?;
+            out.insert(local_id, StoredArticle { local_id, seq, article });
+        }
+        let sql = format!(
+            "SELECT local_id, key, value, unit, lang FROM catalog_attributes
+             WHERE tenant = $1 AND local_id IN {list} ORDER BY local_id, ord"
+        );
+        for row in sqlx::query_with(AssertSqlSafe(sql), bind()?)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            if let Some(a) = out.get_mut(&row.try_get::<i64, _>(0)?) {
+                a.article.attributes.push(Attribute {
+                    key: row.try_get(1)?,
+                    value: row.try_get(2)?,
+                    unit: row.try_get(3)?,
+                    lang: row.try_get(4)?,
+                });
+            }
+        }
+        let sql = format!(
+            "SELECT local_id, category_id FROM catalog_article_categories
+             WHERE tenant = $1 AND local_id IN {list} ORDER BY local_id, ord"
+        );
+        for row in sqlx::query_with(AssertSqlSafe(sql), bind()?)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            if let Some(a) = out.get_mut(&row.try_get::<i64, _>(0)?) {
+                a.article
+                    .categories
+                    .push(CategoryId(row.try_get::<String, _>(1)?));
+            }
+        }
+        let sql = format!(
+            "SELECT local_id, url, caption, display_order FROM catalog_images
+             WHERE tenant = $1 AND local_id IN {list} ORDER BY local_id, ord"
+        );
+        for row in sqlx::query_with(AssertSqlSafe(sql), bind()?)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            if let Some(a) = out.get_mut(&row.try_get::<i64, _>(0)?) {
+                a.article.images.push(Image {
+                    url: row.try_get(1)?,
+                    caption: row.try_get(2)?,
+                    position: u32::try_from(row.try_get::<i64, _>(3)?).unwrap_or(0),
+                });
+            }
+        }
+        let sql = format!(
+            "SELECT local_id, kind, target FROM catalog_references
+             WHERE tenant = $1 AND local_id IN {list} ORDER BY local_id, ord"
+        );
+        for row in sqlx::query_with(AssertSqlSafe(sql), bind()?)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            if let Some(a) = out.get_mut(&row.try_get::<i64, _>(0)?) {
+                a.article.references.push(ArticleReference {
+                    kind: kind_parse(&row.try_get::<String, _>(1)?)?,
+                    target: row.try_get(2)?,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn in_order(mut found: HashMap<i64, StoredArticle>, order: &[i64]) -> Vec<StoredArticle> {
+    order.iter().filter_map(|id| found.remove(id)).collect()
+}
+
+pub(crate) async fn articles_by_local_ids(
+    pool: &Pool,
+    tenant: &str,
+    local_ids: &[i64],
+) -> Result<Vec<StoredArticle>, StoreError> {
+    let mut conn = pool.acquire().await?;
+    let found = load_articles(&mut conn, tenant, local_ids).await?;
+    Ok(in_order(found, local_ids))
+}
+
+pub(crate) async fn article(
+    pool: &Pool,
+    tenant: &str,
+    erp_id: &str,
+) -> Result<Option<Article>, StoreError> {
+    let mut conn = pool.acquire().await?;
+    let local: Option<i64> = sqlx::query_scalar(
+        "SELECT local_id FROM catalog_ids WHERE tenant = $1 AND entity = 'article' AND erp_id = $2",
+    )
+    .bind(tenant)
+    .bind(erp_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(local) = local else { return Ok(None) };
+    let found = load_articles(&mut conn, tenant, &[local]).await?;
+    Ok(in_order(found, &[local]).pop().map(|s| s.article))
+}
+
+pub(crate) async fn articles_page(
+    pool: &Pool,
+    tenant: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<Article>, StoreError> {
+    let mut conn = pool.acquire().await?;
+    let locals: Vec<i64> = match after {
+        Some(after) => sqlx::query_scalar(
+            "SELECT local_id FROM catalog_ids WHERE tenant = $1 AND entity = 'article' AND erp_id > $2
+             ORDER BY erp_id LIMIT $3",
+        )
+        .bind(tenant)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?,
+        None => sqlx::query_scalar(
+            "SELECT local_id FROM catalog_ids WHERE tenant = $1 AND entity = 'article'
+             ORDER BY erp_id LIMIT $2",
+        )
+        .bind(tenant)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?,
+    };
+    let found = load_articles(&mut conn, tenant, &locals).await?;
+    Ok(in_order(found, &locals).into_iter().map(|s| s.article).collect())
+}
+
+pub(crate) async fn categories(pool: &Pool, tenant: &str) -> Result<Vec<Category>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT erp_id, parent, names, row_version FROM catalog_categories
+         WHERE tenant = $1 ORDER BY erp_id",
+    )
+    .bind(tenant)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Category {
+                id: row.try_get::<String, _>(0)?.into(),
+                parent: row.try_get::<Option<String>, _>(1)?.map(CategoryId),
+                names: texts_parse(&row.try_get::<String, _>(2)?)?,
+                row_version: row.try_get::<i64, _>(3)?.max(0) as u64,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn customers_page(
+    pool: &Pool,
+    tenant: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<Customer>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT erp_id, number, name, email, currency, row_version FROM catalog_customers
+         WHERE tenant = $1 AND erp_id > $2 ORDER BY erp_id LIMIT $3",
+    )
+    .bind(tenant)
+    .bind(after.unwrap_or(""))
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Customer {
+                id: CustomerId(row.try_get(0)?),
+                number: row.try_get(1)?,
+                name: row.try_get(2)?,
+                email: row.try_get(3)?,
+                currency: row.try_get(4)?,
+                row_version: row.try_get::<i64, _>(5)?.max(0) as u64,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn counts(pool: &Pool, tenant: &str) -> Result<CatalogCounts, StoreError> {
+    let mut conn = pool.acquire().await?;
+    let mut get = async |sql: &'static str| -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(sql)
+            .bind(tenant)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(n.max(0) as u64)
+    };
+    Ok(CatalogCounts {
+        articles: get("SELECT count(*) FROM catalog_articles WHERE tenant = $1").await?,
+        attributes: get("SELECT count(*) FROM catalog_attributes WHERE tenant = $1").await?,
+        category_links: get("SELECT count(*) FROM catalog_article_categories WHERE tenant = $1")
+            .await?,
+        images: get("SELECT count(*) FROM catalog_images WHERE tenant = $1").await?,
+        references: get("SELECT count(*) FROM catalog_references WHERE tenant = $1").await?,
+        categories: get("SELECT count(*) FROM catalog_categories WHERE tenant = $1").await?,
+        customers: get("SELECT count(*) FROM catalog_customers WHERE tenant = $1").await?,
+        mappings: get("SELECT count(*) FROM catalog_ids WHERE tenant = $1").await?,
+    })
+}
+
+pub(crate) async fn entity_count(
+    pool: &Pool,
+    tenant: &str,
+    entity: EntityKind,
+) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM catalog_ids WHERE tenant = $1 AND entity = $2")
+        .bind(tenant)
+        .bind(entity_name(entity))
+        .fetch_one(pool)
+        .await?;
+    Ok(n.max(0) as u64)
+}
+
+pub(crate) async fn mapping(
+    pool: &Pool,
+    tenant: &str,
+    entity: EntityKind,
+    erp_id: &str,
+) -> Result<Option<SyncMapping>, StoreError> {
+    let row = sqlx::query(
+        "SELECT provider, entity, local_id, erp_id, erp_row_version, last_synced_ms, seen_gen
+         FROM catalog_ids WHERE tenant = $1 AND entity = $2 AND erp_id = $3",
+    )
+    .bind(tenant)
+    .bind(entity_name(entity))
+    .bind(erp_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(SyncMapping {
+        tenant: tenant.to_owned(),
+        provider: row.try_get(0)?,
+        entity: entity_parse(&row.try_get::<String, _>(1)?)?,
+        local_id: row.try_get(2)?,
+        erp_id: row.try_get(3)?,
+        erp_row_version: row.try_get::<i64, _>(4)?.max(0) as u64,
+        last_synced_ms: row.try_get(5)?,
+        seen_generation: row.try_get(6)?,
+    }))
+}
+
+pub(crate) async fn current_seq(pool: &Pool, tenant: &str) -> Result<i64, StoreError> {
+    let next: Option<i64> =
+        sqlx::query_scalar("SELECT next_seq FROM catalog_tenant_state WHERE tenant = $1")
+            .bind(tenant)
+            .fetch_optional(pool)
+            .await?;
+    Ok(next.map_or(0, |n| n - 1))
+}
+
+pub(crate) async fn index_feed(
+    pool: &Pool,
+    tenant: &str,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<StoredArticle>, StoreError> {
+    let mut conn = pool.acquire().await?;
+    let locals: Vec<i64> = sqlx::query_scalar(
+        "SELECT local_id FROM catalog_articles WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(tenant)
+    .bind(after)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?;
+    let found = load_articles(&mut conn, tenant, &locals).await?;
+    Ok(in_order(found, &locals))
+}
+
+pub(crate) async fn index_deletions(
+    pool: &Pool,
+    tenant: &str,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, local_id FROM catalog_index_deletions WHERE tenant = $1 AND seq > $2
+         ORDER BY seq LIMIT $3",
+    )
+    .bind(tenant)
+    .bind(after)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from)
+}
+
+pub(crate) async fn prune_index_deletions(
+    pool: &Pool,
+    tenant: &str,
+    upto: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM catalog_index_deletions WHERE tenant = $1 AND seq <= $2")
+        .bind(tenant)
+        .bind(upto)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn start_run(pool: &Pool, run: &SyncRun) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sync_runs (id, tenant, mode, started_ms, status) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(run.id.as_str())
+    .bind(run.tenant.as_str())
+    .bind(run.mode.as_str())
+    .bind(run.started_ms)
+    .bind(run.status.as_str())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn finish_run(pool: &Pool, run: &SyncRun) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE sync_runs SET finished_ms = $1, status = $2, upserted = $3, deleted = $4,
+             skipped = $5, error = $6
+         WHERE id = $7 AND tenant = $8",
+    )
+    .bind(run.finished_ms)
+    .bind(run.status.as_str())
+    .bind(to_i64(run.upserted))
+    .bind(to_i64(run.deleted))
+    .bind(to_i64(run.skipped))
+    .bind(run.error.as_deref())
+    .bind(run.id.as_str())
+    .bind(run.tenant.as_str())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn runs(pool: &Pool, tenant: &str, limit: u32) -> Result<Vec<SyncRun>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, mode, started_ms, finished_ms, status, upserted, deleted, skipped, error
+         FROM sync_runs WHERE tenant = $1 ORDER BY started_ms DESC, id DESC LIMIT $2",
+    )
+    .bind(tenant)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let status: String = row.try_get(4)?;
+            Ok(SyncRun {
+                id: row.try_get(0)?,
+                tenant: tenant.to_owned(),
+                mode: row.try_get(1)?,
+                started_ms: row.try_get(2)?,
+                finished_ms: row.try_get(3)?,
+                status: RunStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("run status `{status}`")))?,
+                upserted: row.try_get::<i64, _>(5)?.max(0) as u64,
+                deleted: row.try_get::<i64, _>(6)?.max(0) as u64,
+                skipped: row.try_get::<i64, _>(7)?.max(0) as u64,
+                error: row.try_get(8)?,
+            })
+        })
+        .collect()
+}
