@@ -193,6 +193,7 @@ impl Agent {
     }
 
     async fn recover(&mut self, j: Journal) -> Result<()> {
+        fsutil::remove_stale_temps(&self.cfg.service.binary);
         match j.phase {
             Phase::Prepared | Phase::Stopped | Phase::BackedUp => {
                 self.audit.write(
@@ -532,32 +533,16 @@ impl Agent {
         }
     }
 
-    /// Stop, backup, replace, then [`Self::finish_new`].
+    /// Backup and staging (service still running), stop, rename into place, then
+    /// [`Self::finish_new`]. Only stop, rename and start are inside the downtime.
     async fn install(&mut self, mut j: Journal) -> Outcome {
         let binary = self.cfg.service.binary.clone();
         let (from, to) = (j.from.clone(), j.to.clone());
         let v = |r: Record| r.versions(Some(&from), Some(&to));
         self.save_journal(&j);
 
-        self.phase(Some("stop"));
-        let swap_start = Instant::now();
-        let t = Instant::now();
-        if let Err(e) = self.service.stop().await {
-            self.audit.write(
-                v(Record::new("stop", false))
-                    .took(t.elapsed())
-                    .detail(e.to_string()),
-            );
-            let _ = self.service.start().await;
-            let _ = Journal::clear(&self.cfg.state_dir);
-            return Outcome::Deferred(format!("stopping the service failed: {e}"));
-        }
-        self.audit
-            .write(v(Record::new("stop", true)).took(t.elapsed()));
-        j.phase = Phase::Stopped;
-        self.save_journal(&j);
-        test_hook_kill_at("after-stop");
-
+        // The old binary does not change until the rename, so its backup can be
+        // taken while it still serves.
         self.phase(Some("backup"));
         let t = Instant::now();
         let backup = match self.backup(&from, &binary) {
@@ -565,7 +550,7 @@ impl Agent {
             Err(e) => {
                 self.audit
                     .write(v(Record::new("backup", false)).detail(e.to_string()));
-                let _ = self.service.start().await;
+                let _ = self.service.set_drain(false).await;
                 let _ = Journal::clear(&self.cfg.state_dir);
                 return Outcome::Deferred(format!("backup failed, update abandoned: {e}"));
             }
@@ -580,9 +565,40 @@ impl Agent {
         self.save_journal(&j);
         test_hook_kill_at("after-backup");
 
+        let staged_beside = match fsutil::stage_beside(&j.staged, &binary) {
+            Ok((tmp, _)) => tmp,
+            Err(e) => {
+                self.audit
+                    .write(v(Record::new("replace", false)).detail(e.to_string()));
+                let _ = self.service.set_drain(false).await;
+                let _ = Journal::clear(&self.cfg.state_dir);
+                return Outcome::Deferred(format!("staging the binary failed: {e}"));
+            }
+        };
+
+        self.phase(Some("stop"));
+        let swap_start = Instant::now();
+        let t = Instant::now();
+        if let Err(e) = self.service.stop().await {
+            self.audit.write(
+                v(Record::new("stop", false))
+                    .took(t.elapsed())
+                    .detail(e.to_string()),
+            );
+            let _ = std::fs::remove_file(&staged_beside);
+            let _ = self.service.start().await;
+            let _ = Journal::clear(&self.cfg.state_dir);
+            return Outcome::Deferred(format!("stopping the service failed: {e}"));
+        }
+        self.audit
+            .write(v(Record::new("stop", true)).took(t.elapsed()));
+        j.phase = Phase::Stopped;
+        self.save_journal(&j);
+        test_hook_kill_at("after-stop");
+
         self.phase(Some("replace"));
         let t = Instant::now();
-        if let Err(e) = fsutil::atomic_copy(&j.staged, &binary) {
+        if let Err(e) = fsutil::rename_into(&staged_beside, &binary) {
             self.audit
                 .write(v(Record::new("replace", false)).detail(e.to_string()));
             let _ = self.service.start().await;

@@ -54,6 +54,15 @@ pub fn atomic_write(dest: &Path, bytes: &[u8]) -> Result<()> {
 /// Copies `src` over `dest` atomically and durably, keeping `src`'s permission bits
 /// (an executable stays executable). Returns the sha256 of what was written.
 pub fn atomic_copy(src: &Path, dest: &Path) -> Result<[u8; 32]> {
+    let (tmp, digest) = stage_beside(src, dest)?;
+    rename_into(&tmp, dest)?;
+    Ok(digest)
+}
+
+/// First half of [`atomic_copy`]: a complete, fsynced copy of `src` in a temp file
+/// beside `dest`, so the later swap is a rename only (the agent does this while the
+/// service still runs, keeping the copy out of the downtime).
+pub fn stage_beside(src: &Path, dest: &Path) -> Result<(PathBuf, [u8; 32])> {
     let tmp = temp_beside(dest)?;
     let result = (|| {
         let mut input = File::open(src).map_err(|e| Error::io(src, e))?;
@@ -79,15 +88,41 @@ pub fn atomic_copy(src: &Path, dest: &Path) -> Result<[u8; 32]> {
         }
         out.set_permissions(perms).map_err(|e| Error::io(&tmp, e))?;
         out.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        drop(out);
-        fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
-        fsync_dir(parent_of(dest))?;
         Ok(hasher.finalize().into())
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    match result {
+        Ok(digest) => Ok((tmp, digest)),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    result
+}
+
+/// Second half of [`atomic_copy`]: rename the staged file over `dest`, then make the
+/// rename durable.
+pub fn rename_into(tmp: &Path, dest: &Path) -> Result<()> {
+    if let Err(e) = fs::rename(tmp, dest) {
+        let _ = fs::remove_file(tmp);
+        return Err(Error::io(dest, e));
+    }
+    fsync_dir(parent_of(dest))
+}
+
+/// Removes temp files [`stage_beside`] left beside `dest` when the process died
+/// before renaming them (they are complete copies, but never the installed binary).
+pub fn remove_stale_temps(dest: &Path) {
+    let (Some(name), Ok(rd)) = (dest.file_name(), fs::read_dir(parent_of(dest))) else {
+        return;
+    };
+    let mut prefix = name.to_os_string();
+    prefix.push(".tmp-");
+    let prefix = prefix.as_encoded_bytes().to_vec();
+    for entry in rd.flatten() {
+        if entry.file_name().as_encoded_bytes().starts_with(&prefix) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// sha256 and size of a file, streamed.

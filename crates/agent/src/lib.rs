@@ -23,8 +23,10 @@
 //! 2. **safe window**: inside a maintenance window (if any are configured), POST the
 //!    service's drain switch and poll `/api/erp/status` until the in-flight count is 0;
 //!    after `safe_window.max_wait` undrain and try again `retry_after` later.
-//! 3. **swap**: stop, back up (a copy; keep N), replace atomically (temp, fsync,
-//!    rename, directory fsync), start.
+//! 3. **swap**: back up (a copy; keep N) and stage the new binary beside the old one
+//!    (temp file, fsync) while the service still runs; then stop, rename over the
+//!    old binary, fsync the directory, start. Only stop, rename and start (and the
+//!    health check) are downtime.
 //! 4. **health**: `/healthz` ok and `/version` equal to the new version within
 //!    `health.timeout`; then commit. Otherwise **roll back**: mark the version bad (it is
 //!    never retried), restore the backup, start, check the old version is healthy.

@@ -11,7 +11,7 @@
 //!
 //! | phase when the agent died | installed binary | recovery |
 //! |---|---|---|
-//! | `prepared`, `stopped`, `backed_up` | old | drop the journal, start the old one, retry the update later |
+//! | `prepared`, `backed_up`, `stopped` | old | drop the journal, start the old one, retry the update later |
 //! | `replaced`, `started` | new | start it and health-check it: commit, or roll back from the backup |
 //! | `rolling_back` | old or new | restore the backup again (idempotent), start, mark the new version bad |
 
@@ -60,8 +60,8 @@ impl State {
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Prepared,
-    Stopped,
     BackedUp,
+    Stopped,
     Replaced,
     Started,
     RollingBack,
