@@ -166,15 +166,27 @@ impl Agent {
     /// Finishes or undoes a half-done update, starts the service, learns its version.
     pub async fn startup(&mut self) -> Result<()> {
         self.service.stop_stale().await;
-        if let Some(journal) = Journal::load(&self.cfg.state_dir)? {
-            self.recover(journal).await?;
-        }
+        let aborted = match Journal::load(&self.cfg.state_dir)? {
+            Some(journal) => self.recover(journal).await?,
+            None => None,
+        };
         if self.service.mode() == ServiceMode::Process && !self.service.is_child_running() {
             self.service.start().await?;
         } else if self.service.mode() == ServiceMode::Systemd {
             // `start` of a running unit is a no-op; of a stopped one (we died while it
             // was stopped) it is exactly what is needed.
             self.service.start().await?;
+        }
+        if let Some((from, to)) = aborted {
+            // The old version runs again but may still be drained from the attempt.
+            if self
+                .service
+                .wait_healthy(&from, self.cfg.health.timeout)
+                .await
+                .is_ok()
+            {
+                self.undrain(&from, &to).await;
+            }
         }
         if self.state.current_version.is_none() {
             let timeout = self.cfg.health.timeout;
@@ -192,7 +204,8 @@ impl Agent {
         Ok(())
     }
 
-    async fn recover(&mut self, j: Journal) -> Result<()> {
+    /// Returns (from, to) when the update was abandoned (old binary kept).
+    async fn recover(&mut self, j: Journal) -> Result<Option<(String, String)>> {
         fsutil::remove_stale_temps(&self.cfg.service.binary);
         match j.phase {
             Phase::Prepared | Phase::Stopped | Phase::BackedUp => {
@@ -205,7 +218,7 @@ impl Agent {
                         )),
                 );
                 Journal::clear(&self.cfg.state_dir)?;
-                Ok(())
+                Ok(Some((j.from, j.to)))
             }
             Phase::Replaced | Phase::Started => {
                 self.audit.write(
@@ -218,7 +231,7 @@ impl Agent {
                 );
                 let started = Instant::now();
                 self.finish_new(j, started).await;
-                Ok(())
+                Ok(None)
             }
             Phase::RollingBack => {
                 self.audit.write(
@@ -229,7 +242,7 @@ impl Agent {
                 let started = Instant::now();
                 self.rollback(j, "interrupted rollback".into(), started)
                     .await;
-                Ok(())
+                Ok(None)
             }
         }
     }
@@ -642,6 +655,7 @@ impl Agent {
             Ok(_) => {
                 self.audit
                     .write(v(Record::new("health", true)).took(t.elapsed()));
+                self.undrain(&from, &to).await;
                 self.state.current_version = Some(to.clone());
                 if let Err(e) = self.state.save(&self.cfg.state_dir) {
                     tracing::error!(error = %e, "saving agent state failed");
@@ -705,6 +719,9 @@ impl Agent {
         if let Err(e) = self.state.save(&self.cfg.state_dir) {
             tracing::error!(error = %e, "saving agent state failed");
         }
+        if healthy.is_ok() {
+            self.undrain(&from, &to).await;
+        }
         match healthy {
             Ok(_) => self.audit.write(
                 v(Record::new("rollback", true))
@@ -721,6 +738,33 @@ impl Agent {
             ),
         }
         Outcome::RolledBack(format!("{to}: {reason}"))
+    }
+
+    /// The drain switch may persist across restarts (the hub keeps it in its store),
+    /// so whichever version runs after a swap or rollback is undrained explicitly.
+    async fn undrain(&mut self, from: &str, to: &str) {
+        let t = Instant::now();
+        let mut last = None;
+        for _ in 0..10 {
+            match self.service.set_drain(false).await {
+                Ok(()) => {
+                    self.audit.write(
+                        Record::new("undrain", true)
+                            .versions(Some(from), Some(to))
+                            .took(t.elapsed()),
+                    );
+                    return;
+                }
+                Err(e) => last = Some(e.to_string()),
+            }
+            tokio::time::sleep(self.cfg.health.interval).await;
+        }
+        self.audit.write(
+            Record::new("undrain", false)
+                .versions(Some(from), Some(to))
+                .took(t.elapsed())
+                .detail(last.unwrap_or_default()),
+        );
     }
 
     fn backup(&self, from: &str, binary: &Path) -> Result<PathBuf> {

@@ -128,9 +128,12 @@ pub struct SafeWindowConfig {
     /// `POST` here asks the service to stop claiming new work.
     #[serde(default = "default_drain_path")]
     pub drain_path: String,
-    /// `POST` here lets it claim work again (used when the wait is abandoned).
-    #[serde(default = "default_undrain_path")]
+    /// `undrain_method` here lets it claim work again (used when the wait is
+    /// abandoned). The hub's switch is `POST`/`DELETE /api/erp/drain`.
+    #[serde(default = "default_drain_path")]
     pub undrain_path: String,
+    #[serde(default)]
+    pub undrain_method: UndrainMethod,
     #[serde(default = "default_status_path")]
     pub status_path: String,
     /// JSON pointer to the in-flight count in the status document.
@@ -151,6 +154,14 @@ pub struct SafeWindowConfig {
     /// Empty: any time.
     #[serde(default)]
     pub maintenance: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum UndrainMethod {
+    #[default]
+    Delete,
+    Post,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -204,9 +215,6 @@ fn default_stop_timeout() -> Duration {
 fn default_drain_path() -> String {
     "/api/erp/drain".into()
 }
-fn default_undrain_path() -> String {
-    "/api/erp/undrain".into()
-}
 fn default_status_path() -> String {
     "/api/erp/status".into()
 }
@@ -245,7 +253,8 @@ impl Default for SafeWindowConfig {
     fn default() -> Self {
         Self {
             drain_path: default_drain_path(),
-            undrain_path: default_undrain_path(),
+            undrain_path: default_drain_path(),
+            undrain_method: UndrainMethod::default(),
             status_path: default_status_path(),
             in_flight_pointer: default_in_flight_pointer(),
             max_wait: default_max_wait(),

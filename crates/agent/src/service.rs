@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::config::{AgentConfig, HealthConfig, SafeWindowConfig, ServiceConfig, ServiceMode};
+use crate::config::{
+    AgentConfig, HealthConfig, SafeWindowConfig, ServiceConfig, ServiceMode, UndrainMethod,
+};
 use crate::error::{Error, Result};
 
 const PID_FILE: &str = "service.pid";
@@ -222,20 +224,27 @@ impl Service {
     }
 
     pub async fn set_drain(&self, on: bool) -> Result<()> {
-        let path = if on {
-            &self.window.drain_path
+        let (method, path) = if on {
+            (reqwest::Method::POST, &self.window.drain_path)
         } else {
-            &self.window.undrain_path
+            let m = match self.window.undrain_method {
+                UndrainMethod::Delete => reqwest::Method::DELETE,
+                UndrainMethod::Post => reqwest::Method::POST,
+            };
+            (m, &self.window.undrain_path)
         };
         let resp = self
-            .authed(self.http.post(self.url(path)))
+            .authed(self.http.request(method.clone(), self.url(path)))
             .send()
             .await
-            .map_err(|e| Error::Service(format!("POST {path}: {e}")))?;
+            .map_err(|e| Error::Service(format!("{method} {path}: {e}")))?;
         if resp.status().is_success() {
             Ok(())
         } else {
-            Err(Error::Service(format!("POST {path}: {}", resp.status())))
+            Err(Error::Service(format!(
+                "{method} {path}: {}",
+                resp.status()
+            )))
         }
     }
 

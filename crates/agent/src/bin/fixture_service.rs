@@ -7,11 +7,12 @@
 //! `mode=bad-health` serves `/healthz` with 500.
 //!
 //! Environment: `FIXTURE_ADDR` (listen address), `FIXTURE_LOG` (file where work
-//! completions are appended as `done <id> <version>`).
+//! completions are appended as `done <id> <version>`), `FIXTURE_DRAIN_FILE` (the drain
+//! switch survives restarts in this file, as the hub's does in its store).
 //!
 //! HTTP: `GET /healthz`, `GET /version` (`{"name","version"}`), `GET /api/erp/status`
 //! (`{"in_progress_count", "pending_count", "draining"}`, the hub's shape),
-//! `POST /api/erp/drain`, `POST /api/erp/undrain`, `POST /work?id=ID&ms=N` (starts a
+//! `POST`/`DELETE /api/erp/drain` (the hub's switch), `POST /work?id=ID&ms=N` (starts a
 //! job that is in flight for N ms; 503 while draining). SIGTERM stops it gracefully:
 //! jobs in flight are finished first.
 
@@ -57,6 +58,20 @@ fn read_trailer() -> (String, String) {
     (version, mode)
 }
 
+fn drain_file() -> Option<std::path::PathBuf> {
+    std::env::var_os("FIXTURE_DRAIN_FILE").map(Into::into)
+}
+
+fn persist_drain(on: bool) {
+    if let Some(f) = drain_file() {
+        let _ = if on {
+            std::fs::write(f, b"drained")
+        } else {
+            std::fs::remove_file(f).or(Ok(()))
+        };
+    }
+}
+
 #[derive(Deserialize)]
 struct Work {
     id: String,
@@ -74,7 +89,9 @@ async fn main() {
     let state = Arc::new(Fixture {
         version,
         bad_health: mode == "bad-health",
-        draining: AtomicBool::new(false),
+        // Like the hub, which keeps the switch in its store: a restart stays drained
+        // until someone undrains.
+        draining: AtomicBool::new(drain_file().is_some_and(|f| f.exists())),
         in_flight: AtomicU64::new(0),
         log: std::env::var_os("FIXTURE_LOG").map(Into::into),
     });
@@ -109,14 +126,13 @@ async fn main() {
             "/api/erp/drain",
             post(|State(s): State<Arc<Fixture>>| async move {
                 s.draining.store(true, Ordering::SeqCst);
-                StatusCode::NO_CONTENT
-            }),
-        )
-        .route(
-            "/api/erp/undrain",
-            post(|State(s): State<Arc<Fixture>>| async move {
+                persist_drain(true);
+                Json(serde_json::json!({"draining": true}))
+            })
+            .delete(|State(s): State<Arc<Fixture>>| async move {
                 s.draining.store(false, Ordering::SeqCst);
-                StatusCode::NO_CONTENT
+                persist_drain(false);
+                Json(serde_json::json!({"draining": false}))
             }),
         )
         .route(

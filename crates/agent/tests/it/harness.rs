@@ -102,6 +102,7 @@ stop_timeout = "10s"
 [service.env]
 FIXTURE_ADDR = "127.0.0.1:{port}"
 FIXTURE_LOG = "{log}"
+FIXTURE_DRAIN_FILE = "{drain}"
 [safe_window]
 max_wait = "{max_wait}"
 poll = "100ms"
@@ -117,6 +118,7 @@ listen = "127.0.0.1:{status}"
             poll = opts.poll,
             port = env.service_port,
             log = env.path("work.log").display(),
+            drain = env.path("drain.flag").display(),
             max_wait = opts.max_wait,
             health_timeout = opts.health_timeout,
             status = env.status_port,

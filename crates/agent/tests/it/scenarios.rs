@@ -37,6 +37,12 @@ fn upgrade_waits_for_drain_and_loses_no_work() {
     env.wait_commit("2.0.0", LONG);
     assert!(healthy(env.service_port));
 
+    // v2 came up drained (the switch persists) and the agent undrained it.
+    assert!(matches!(
+        http("POST", env.service_port, "/work?id=after&ms=1"),
+        Some((202, _))
+    ));
+
     // The saga completed, on v1, before the stop.
     let log = std::fs::read_to_string(env.path("work.log")).unwrap();
     assert!(log.contains("done saga-1 1.0.0"), "work log: {log}");
@@ -219,6 +225,10 @@ fn killed_at(point: &str) {
     env.wait_commit("2.0.0", LONG);
     assert!(healthy(env.service_port));
     assert!(!env.path("state/journal.json").exists());
+    assert!(matches!(
+        http("POST", env.service_port, "/work?id=after&ms=1"),
+        Some((202, _))
+    ));
     // No half-written or staged file is left beside the binary.
     let names: Vec<String> = std::fs::read_dir(env.path("install"))
         .unwrap()
