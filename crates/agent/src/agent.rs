@@ -133,6 +133,10 @@ impl Agent {
         if let Some(addr) = self.cfg.status.listen {
             crate::status::serve(addr, self.status.clone()).await?;
         }
+        // Installed before anything else: a stop request that arrives during an update
+        // waits until the loop comes round, so a swap is never cut short by SIGTERM.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| Error::Service(format!("installing the SIGTERM handler: {e}")))?;
         self.startup().await?;
         let mut restart_backoff = Duration::from_secs(1);
         loop {
@@ -144,6 +148,8 @@ impl Agent {
             };
             let delay = self.cfg.feed.poll_interval + extra;
             tokio::select! {
+                _ = term.recv() => return self.shutdown("SIGTERM").await,
+                _ = tokio::signal::ctrl_c() => return self.shutdown("interrupt").await,
                 () = tokio::time::sleep(delay) => {
                     let outcome = self.check_once().await;
                     tracing::debug!(?outcome, "check done");
@@ -161,6 +167,27 @@ impl Agent {
                 }
             }
         }
+    }
+
+    /// The agent is the service's supervisor in process mode: when it is asked to
+    /// stop, it stops the service too (gracefully) rather than orphaning it.
+    async fn shutdown(&mut self, why: &str) -> Result<()> {
+        let mut record = Record::new("agent-stop", true)
+            .versions(self.state.current_version.as_deref(), None)
+            .detail(format!("{why}; stopping the agent"));
+        if self.service.mode() == ServiceMode::Process {
+            let t = Instant::now();
+            let stopped = self.service.stop().await;
+            record = record.took(t.elapsed()).detail(format!(
+                "{why}; service stopped ({}) and agent exits",
+                match &stopped {
+                    Ok(()) => "ok".to_owned(),
+                    Err(e) => e.to_string(),
+                }
+            ));
+        }
+        self.audit.write(record);
+        Ok(())
     }
 
     /// Finishes or undoes a half-done update, starts the service, learns its version.

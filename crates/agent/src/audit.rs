@@ -3,7 +3,7 @@
 //!
 //! Every record has `ts` (RFC 3339, UTC), `event` (check, download, verify, reject,
 //! drain, undrain, stop, backup, replace, start, health, commit, rollback, recover,
-//! service-exit) and `ok`; most also carry `from`/`to` versions, `duration_ms` and a
+//! service-exit, agent-stop) and `ok`; most also carry `from`/`to` versions, `duration_ms` and a
 //! human `detail`.
 
 use std::fs::{File, OpenOptions};

@@ -352,3 +352,23 @@ fn drain_that_never_completes_is_abandoned_and_retried() {
     let log = std::fs::read_to_string(env.path("work.log")).unwrap();
     assert!(log.contains("done long 1.0.0"), "{log}");
 }
+
+#[test]
+fn sigterm_stops_agent_and_its_service_cleanly() {
+    let mut env = Env::new(Opts::default());
+    env.start_agent(None);
+    env.wait_version("1.0.0", LONG);
+    let pid = env.agent.as_ref().unwrap().id();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = env.wait_agent_exit(LONG);
+    assert!(status.success(), "{status:?}\n{}", env.logs());
+    assert!(
+        !healthy(env.service_port),
+        "the service must not be orphaned"
+    );
+    assert_eq!(env.events("agent-stop", true).len(), 1);
+}
