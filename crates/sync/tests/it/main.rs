@@ -1,0 +1,11 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Integration tests of the sync engine against real SQLite/PostgreSQL, a real tantivy
+//! index, the simulated ERP behind the provider runtime, and real child processes.
+
+mod common;
+mod crash;
+mod delta;
+mod full;
+mod isolation;
+mod lock;
+mod schedule;
