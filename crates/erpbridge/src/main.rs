@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Check a configuration file, or print the configuration's JSON Schema.
     Config(cli::config::ConfigArgs),
+    /// The outbox: status, failed and dead sagas, one saga in full, retries, draining.
+    Jobs(cli::jobs::JobsArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -29,5 +31,6 @@ fn main() -> anyhow::Result<ExitCode> {
     cli::init_tracing();
     match cli.command {
         Command::Config(args) => cli::config::run(args),
+        Command::Jobs(args) => cli::jobs::run(args),
     }
 }

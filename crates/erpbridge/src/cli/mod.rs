@@ -2,6 +2,7 @@
 //! share.
 
 pub mod config;
+pub mod jobs;
 
 /// Logs go to stderr (stdout is for a command's output: a schema, a report), filtered
 /// by `RUST_LOG`, `info` when unset.
