@@ -389,7 +389,7 @@ impl TenantIndex {
                             IndexRecordOption::Basic,
                         )),
                         0.0,
-                    )),
+                    )) as Box<dyn Query>,
                 ),
             ])),
             None => matched,
