@@ -492,6 +492,19 @@ base_url = "http://127.0.0.1:1"
     }
 
     #[test]
+    fn example_config_is_valid() {
+        let c = AgentConfig::parse(include_str!("../agent.example.toml")).unwrap();
+        assert_eq!(c.safe_window.undrain_method, UndrainMethod::Delete);
+        assert_eq!(
+            c.windows(),
+            vec![Window {
+                start: 60,
+                end: 300
+            }]
+        );
+    }
+
+    #[test]
     fn windows_wrap_midnight() {
         let w = Window::parse("22:00-02:00").unwrap();
         assert!(w.contains(23 * 60));
