@@ -22,6 +22,10 @@ struct Cli {
 enum Command {
     /// Check a configuration file, or print the configuration's JSON Schema.
     Config(cli::config::ConfigArgs),
+    /// Update agent: safe, verified upgrades of the service beside it, with rollback.
+    Agent(cli::agent::AgentArgs),
+    /// Create release signing keys; sign and publish a release into a feed.
+    Release(cli::release::ReleaseArgs),
     /// The outbox: status, failed and dead sagas, one saga in full, retries, draining.
     Jobs(cli::jobs::JobsArgs),
 }
@@ -31,6 +35,8 @@ fn main() -> anyhow::Result<ExitCode> {
     cli::init_tracing();
     match cli.command {
         Command::Config(args) => cli::config::run(args),
+        Command::Agent(args) => cli::agent::run(args),
+        Command::Release(args) => cli::release::run(args),
         Command::Jobs(args) => cli::jobs::run(args),
     }
 }

@@ -1,7 +1,9 @@
 //! The subcommand families of the `erpbridge` binary, one module each, and what they
 //! share.
 
+pub mod agent;
 pub mod config;
+pub mod release;
 pub mod jobs;
 
 /// Logs go to stderr (stdout is for a command's output: a schema, a report), filtered
