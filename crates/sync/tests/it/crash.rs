@@ -122,7 +122,7 @@ async fn sigkill_then_resume_equals_an_uninterrupted_sync(backend: Backend) {
     kill_after_pages(env.store(), &tenant, fixture.spawn("delta", 20, 40), 2).await;
     fixture.run_to_end("delta", 20);
     let sim = sim_like_fixture(20);
-    let provider = provider(&sim);
+    let provider = crate::common::provider(&sim);
     assert_store_equals_provider(env.store(), &tenant, provider.as_ref()).await;
     let index = fresh_index(&index_dir, &tenant);
     assert_eq!(index.num_docs(), sim.article_count());
