@@ -1,0 +1,122 @@
+//! Liveness, readiness, version and the Prometheus scrape.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use erpbridge_provider::runtime::BreakerState;
+use serde::Serialize;
+
+use crate::metrics::TenantLabels;
+use crate::problem::{ApiJson, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TenantReadiness {
+    pub tenant: String,
+    pub ready: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    pub tenants: Vec<TenantReadiness>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Version {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+/// The process is up and serving HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+pub async fn healthz() -> ApiJson<Health> {
+    ApiJson(Health { status: "ok" })
+}
+
+/// Ready to take traffic: every tenant's provider is warm and the hub is not shutting
+/// down. 503 (a problem listing the tenants) otherwise.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, body = Readiness),
+    (status = 503, body = Problem, content_type = "application/problem+json")))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let tenants: Vec<TenantReadiness> = state
+        .tenants()
+        .map(|t| TenantReadiness {
+            tenant: t.id.to_string(),
+            ready: t.is_ready(),
+        })
+        .collect();
+    let ready = tenants.iter().all(|t| t.ready) && !state.is_shutting_down();
+    if ready {
+        ApiJson(Readiness { ready, tenants }).into_response()
+    } else {
+        let detail = if state.is_shutting_down() {
+            "the hub is shutting down".to_owned()
+        } else {
+            let cold: Vec<&str> = tenants
+                .iter()
+                .filter(|t| !t.ready)
+                .map(|t| t.tenant.as_str())
+                .collect();
+            format!("tenants not warm yet: {}", cold.join(", "))
+        };
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", detail)
+            .with("tenants", &tenants)
+            .into_response()
+    }
+}
+
+#[utoipa::path(get, path = "/version", tag = "health", responses((status = 200, body = Version)))]
+pub async fn version() -> ApiJson<Version> {
+    ApiJson(Version {
+        name: "erpbridge",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// Prometheus/OpenMetrics text. Gauges mirroring runtime state are refreshed here.
+#[utoipa::path(get, path = "/metrics", tag = "health", responses(
+    (status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    refresh_gauges(&state).await;
+    let body = state.metrics().encode();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+async fn refresh_gauges(state: &AppState) {
+    let metrics = state.metrics();
+    for tenant in state.tenants() {
+        let labels = TenantLabels {
+            tenant: tenant.id.to_string(),
+        };
+        metrics
+            .provider_ready
+            .get_or_create(&labels)
+            .set(i64::from(tenant.is_ready()));
+        if let Some(monitor) = &tenant.monitor {
+            let stats = monitor.stats();
+            metrics
+                .circuit_open
+                .get_or_create(&labels)
+                .set(i64::from(stats.breaker != BreakerState::Closed));
+            metrics
+                .provider_queue_depth
+                .get_or_create(&labels)
+                .set(i64::try_from(stats.queue_depth).unwrap_or(i64::MAX));
+        }
+    }
+    crate::services::refresh_gauges(state).await;
+}
