@@ -1,0 +1,373 @@
+//! `erpbridge serve [--config FILE]`: the hub, with its outbox workers and sync
+//! scheduler in the same process.
+//!
+//! Without `--config` it runs the embedded default (SQLite under `./erpbridge-data`,
+//! tenant `demo` on the simulated ERP with 10,000 articles, API on 127.0.0.1:8080) and
+//! prints the demo keys. Start-up order matters:
+//!
+//! 1. store (migrated), search indexes, sync engine;
+//! 2. one hosted provider per tenant (logins start warming in the background; `/readyz`
+//!    says 503 until they are warm);
+//! 3. the outbox engine, bound to the hub's metered providers through
+//!    [`HubProviders`] once the state exists;
+//! 4. the HTTP server, then the sync scheduler (whose first delta run on an empty
+//!    catalog is a full sync).
+//!
+//! SIGTERM or Ctrl-C: stop accepting, finish in-flight requests, stop the scheduler
+//! (an in-flight sync rolls back to its last committed page), then let the outbox
+//! workers finish the step they are in. Sagas are durable either way: a saga whose
+//! worker is killed is reclaimed after its lease.
+
+use anyhow::{Context, bail};
+use clap::Args;
+use erpbridge_config::{
+    Config, DEMO_API_KEY, DEMO_OPERATOR_KEY, ProviderConfig, SimSettings, StoreConfig, TenantConfig,
+};
+use erpbridge_hub::{
+    AppState, CacheTtls, HubOptions, HubProviders, KeyHash, Metrics, RateLimit, Services,
+    TenantSpec,
+};
+use erpbridge_outbox::{Engine, Outbox, OutboxOptions, SagaCatalog};
+use erpbridge_provider::Provider;
+use erpbridge_provider::runtime::{HostedProvider, RuntimeMonitor, RuntimeOptions};
+use erpbridge_search::{IndexOptions, SearchIndexes};
+use erpbridge_store::catalog::CatalogStore;
+use erpbridge_store::outbox::OutboxStore;
+use erpbridge_store::{Db, SqliteDurability};
+use erpbridge_sync::{Schedule, ScheduledSync, Scheduler, SyncEngine, SyncMode, SyncOptions};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML). Without it the embedded demo configuration runs.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Listen on this address instead of the configured one (e.g. `127.0.0.1:0`).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let embedded = args.config.is_none();
+    let config = match &args.config {
+        Some(file) => Config::load(file).map_err(|errors| anyhow::anyhow!("{errors}"))?,
+        None => Config::embedded_default(),
+    };
+
+    let db = open_store(&config.store).await?;
+    db.migrate().await.context("migrating the store")?;
+    let catalog = CatalogStore::new(db.clone());
+    let outbox_store = OutboxStore::new(db.clone());
+    let index_dir = index_dir(&config.store);
+    let indexes = Arc::new(SearchIndexes::new(&index_dir, IndexOptions::default()));
+    let sync_engine = Arc::new(SyncEngine::new(
+        catalog.clone(),
+        Arc::clone(&indexes),
+        SyncOptions::default(),
+    ));
+
+    let metrics = Arc::new(Metrics::new());
+    let registry = HubProviders::new();
+    let engine = Engine::new(
+        outbox_store.clone(),
+        SagaCatalog::standard(),
+        Arc::new(registry.clone()),
+        outbox_options(&config),
+    )
+    .start();
+    let outbox =
+        Outbox::new(outbox_store.clone(), SagaCatalog::standard()).with_waker(engine.waker());
+
+    let mut builder = AppState::builder()
+        .metrics(Arc::clone(&metrics))
+        .options(HubOptions {
+            body_limit: usize::try_from(config.server.body_limit).unwrap_or(usize::MAX),
+            ..HubOptions::default()
+        })
+        .services(Services {
+            outbox: Some(outbox),
+            catalog: Some(catalog.clone()),
+            search: Some(Arc::clone(&indexes)),
+            sync: Some(Arc::clone(&sync_engine)),
+            syncs: Default::default(),
+        });
+    if let Some(key) = &config.server.operator_key {
+        builder =
+            builder.operator_key(KeyHash::parse(key.expose()).context("server.operator_key")?);
+    }
+    for tenant in &config.tenants {
+        let (provider, monitor) = provider_for(tenant)?;
+        builder = builder.tenant(tenant_spec(tenant, provider, monitor));
+    }
+    let state = builder.build().context("building the hub")?;
+    registry.bind(&state);
+    if outbox_store.draining().await.unwrap_or(false) {
+        state.set_draining(true);
+    }
+
+    let listen = args.listen.unwrap_or(config.server.listen);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+
+    // Scheduled syncs use the hub's metered providers, so their calls show in /metrics.
+    let jobs: Vec<ScheduledSync> = config
+        .tenants
+        .iter()
+        .filter(|t| t.sync.enabled)
+        .filter_map(|t| {
+            let ctx = state.tenant(t.id.as_str())?;
+            let schedule = match t.sync.delta_schedule() {
+                erpbridge_config::Schedule::Interval(every) => Schedule::Every(every),
+                erpbridge_config::Schedule::Cron(expr) => Schedule::cron(&expr).ok()?,
+            };
+            Some(ScheduledSync {
+                tenant: t.id.to_string(),
+                provider: Arc::clone(&ctx.provider),
+                provider_name: t.provider.kind().to_owned(),
+                schedule,
+                mode: SyncMode::Delta,
+            })
+        })
+        .collect();
+    let scheduled: Vec<String> = jobs.iter().map(|j| j.tenant.clone()).collect();
+    let scheduler = Scheduler::start(Arc::clone(&sync_engine), jobs, None);
+    // A tenant without scheduled syncs still gets its catalog on first start.
+    for tenant in &config.tenants {
+        if !scheduled.contains(&tenant.id.to_string())
+            && catalog
+                .entity_count(tenant.id.as_str(), erpbridge_model::EntityKind::Article)
+                .await
+                .unwrap_or(0)
+                == 0
+        {
+            let _ = erpbridge_hub::services::start_sync(&state, tenant.id.as_str(), SyncMode::Full);
+        }
+    }
+
+    print_banner(&config, embedded, addr, &index_dir);
+
+    let server = erpbridge_hub::serve(listener, state.clone(), shutdown_signal());
+    let result = server.await;
+    tracing::info!("HTTP server stopped; stopping sync scheduler and outbox workers");
+    scheduler.stop();
+    engine.shutdown().await;
+    result.context("serving HTTP")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+fn print_banner(config: &Config, embedded: bool, addr: SocketAddr, index_dir: &Path) {
+    let base = format!("http://{addr}");
+    println!("erpbridge hub listening on {base}");
+    match &config.store {
+        StoreConfig::Sqlite { path, .. } => println!("  store:    SQLite {}", path.display()),
+        StoreConfig::Postgres { .. } => println!("  store:    PostgreSQL"),
+    }
+    println!("  search:   {}", index_dir.display());
+    for tenant in &config.tenants {
+        println!(
+            "  tenant:   {} ({} provider; catalog sync starts now, see GET /v1/tenants/{}/sync)",
+            tenant.id,
+            tenant.provider.kind(),
+            tenant.id
+        );
+    }
+    println!("  health:   {base}/readyz   metrics: {base}/metrics   OpenAPI: {base}/openapi.json");
+    if embedded {
+        println!();
+        println!("  demo tenant key:  {DEMO_API_KEY}");
+        println!("  operator key:     {DEMO_OPERATOR_KEY}");
+        println!();
+        println!("  try:");
+        println!(
+            "    curl -H 'Authorization: Bearer {DEMO_API_KEY}' '{base}/v1/tenants/demo/articles?q=schraube&page_size=5'"
+        );
+        println!(
+            "    curl -H 'Authorization: Bearer {DEMO_API_KEY}' '{base}/v1/tenants/demo/articles/A00000001?customer=C0000001'"
+        );
+        println!("    curl -H 'Authorization: Bearer {DEMO_OPERATOR_KEY}' {base}/api/erp/status");
+    }
+}
+
+async fn open_store(store: &StoreConfig) -> anyhow::Result<Db> {
+    match store {
+        StoreConfig::Sqlite { path, .. } => {
+            if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            Db::open_sqlite(path, SqliteDurability::Full)
+                .await
+                .with_context(|| format!("opening {}", path.display()))
+        }
+        StoreConfig::Postgres { url, pool_size } => Db::open_postgres(url.expose(), *pool_size)
+            .await
+            .context("connecting to PostgreSQL"),
+    }
+}
+
+fn index_dir(store: &StoreConfig) -> PathBuf {
+    match store {
+        StoreConfig::Sqlite { path, .. } => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join("search"),
+        StoreConfig::Postgres { .. } => PathBuf::from("./erpbridge-data/search"),
+    }
+}
+
+fn outbox_options(config: &Config) -> OutboxOptions {
+    let defaults = OutboxOptions::default();
+    // The config's retry policy has the outbox's shape; a mismatch keeps the default
+    // schedule rather than failing the start.
+    let retry = serde_json::to_value(&config.outbox.retry)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or(defaults.retry.clone());
+    OutboxOptions {
+        workers: config.outbox.workers,
+        batch_size: config.outbox.batch_size,
+        lease: config.outbox.lease,
+        poll_interval: config.outbox.poll_interval,
+        retry,
+        ..defaults
+    }
+}
+
+fn tenant_spec(
+    tenant: &TenantConfig,
+    provider: Arc<dyn Provider>,
+    monitor: Option<RuntimeMonitor>,
+) -> TenantSpec {
+    let cache = if tenant.cache.enabled {
+        CacheTtls {
+            prices: tenant.cache.prices,
+            stock: tenant.cache.stock,
+            order_status: tenant.cache.order_status,
+            max_entries: tenant.cache.max_entries,
+        }
+    } else {
+        CacheTtls {
+            prices: Duration::ZERO,
+            stock: Duration::ZERO,
+            order_status: Duration::ZERO,
+            max_entries: 1,
+        }
+    };
+    let rate_limit = tenant.rate_limit.enabled.then(|| RateLimit {
+        per_second: tenant.rate_limit.requests_per_second.ceil().max(1.0) as u32,
+        burst: tenant.rate_limit.burst.max(1),
+    });
+    TenantSpec {
+        id: tenant.id.clone(),
+        provider,
+        monitor,
+        provider_kind: tenant.provider.kind().to_owned(),
+        api_keys: tenant
+            .api_keys
+            .iter()
+            .map(|k| KeyHash::from_digest(k.digest()))
+            .collect(),
+        cache,
+        rate_limit,
+    }
+}
+
+fn runtime_options(tenant: &TenantConfig) -> RuntimeOptions {
+    let r = &tenant.runtime;
+    RuntimeOptions {
+        queue_capacity: r.queue_capacity as usize,
+        min_sessions: r.min_sessions,
+        max_sessions: Some(r.max_sessions),
+        idle_timeout: r.idle_timeout,
+        keepalive_interval: r.keepalive,
+        call_timeout: r.call_timeout,
+        breaker_threshold: if r.breaker.enabled {
+            r.breaker.failure_threshold
+        } else {
+            u32::MAX
+        },
+        breaker_cooldown: r.breaker.open_for,
+        coalescing: r.coalescing.enabled,
+        warm_up: r.warm_up,
+        ..RuntimeOptions::default()
+    }
+}
+
+/// The tenant's provider, hosted by the runtime.
+fn provider_for(
+    tenant: &TenantConfig,
+) -> anyhow::Result<(Arc<dyn Provider>, Option<RuntimeMonitor>)> {
+    match &tenant.provider {
+        ProviderConfig::Sim(settings) => {
+            let sim = erpbridge_sim::Sim::new(sim_config(settings))
+                .map_err(|err| anyhow::anyhow!("tenant `{}`: {err}", tenant.id))?;
+            let hosted = HostedProvider::start(sim.factory(), runtime_options(tenant))
+                .map_err(|err| anyhow::anyhow!("tenant `{}`: {err}", tenant.id))?;
+            let monitor = hosted.monitor();
+            Ok((Arc::new(hosted), Some(monitor)))
+        }
+        other => bail!(
+            "tenant `{}`: `erpbridge serve` hosts `sim` providers only in this build (this one is `{}`)",
+            tenant.id,
+            other.kind()
+        ),
+    }
+}
+
+fn sim_config(s: &SimSettings) -> erpbridge_sim::SimConfig {
+    erpbridge_sim::SimConfig {
+        seed: s.seed,
+        articles: s.articles,
+        attributes_per_article: s.attributes_per_article,
+        categories: s.categories,
+        customers: s.customers,
+        warehouses: s.warehouses,
+        init_delay: s.init_delay,
+        per_call_latency: s.per_call_latency,
+        per_item_cost: s.per_item_cost,
+        error_rate: s.error_rate,
+        timeout_rate: s.timeout_rate,
+        disconnect_rate: s.disconnect_rate,
+        change_percent_per_tick: s.change_percent_per_tick,
+        sessions: s.sessions,
+        state_file: s.state_file.clone(),
+        ..erpbridge_sim::SimConfig::default()
+    }
+}
