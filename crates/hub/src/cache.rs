@@ -278,7 +278,6 @@ mod tests {
         let cache: Arc<KindCache<u32, Option<u32>>> =
             Arc::new(KindCache::new(Duration::from_secs(30), 1000));
         let calls = Arc::new(AtomicU64::new(0));
-        let seen = Arc::new(Mutex::new(Vec::new()));
         let gate = Arc::new(tokio::sync::Notify::new());
         let mut tasks = Vec::new();
         for _ in 0..16 {
@@ -315,7 +314,6 @@ mod tests {
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert!(joined > 0);
-        let _ = seen;
     }
 
     #[tokio::test]

@@ -15,8 +15,10 @@ async fn search_detail_order_completion_and_replays() {
     let wanted = hub.acme.article(&"A00000042".into()).expect("sim article");
     let r = hub
         .client
-        .get(hub.url("/v1/tenants/acme/articles"))
-        .query(&[("q", wanted.number.as_str()), ("page_size", "5")])
+        .get(hub.url(&format!(
+            "/v1/tenants/acme/articles?q={}&page_size=5",
+            wanted.number
+        )))
         .bearer_auth(ACME_KEY)
         .send()
         .await
@@ -32,8 +34,7 @@ async fn search_detail_order_completion_and_replays() {
     // Detail: master data from the store, live price and stock from the ERP.
     let r = hub
         .client
-        .get(hub.url("/v1/tenants/acme/articles/A00000042"))
-        .query(&[("customer", "C0000005")])
+        .get(hub.url("/v1/tenants/acme/articles/A00000042?customer=C0000005"))
         .bearer_auth(ACME_KEY)
         .send()
         .await

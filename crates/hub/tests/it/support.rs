@@ -165,7 +165,6 @@ pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Va
 pub struct FullHub {
     pub hub: Hub,
     pub engine: Option<erpbridge_outbox::EngineHandle>,
-    pub outbox_store: erpbridge_store::outbox::OutboxStore,
     _dir: tempfile::TempDir,
 }
 
@@ -237,7 +236,6 @@ impl FullHub {
         FullHub {
             hub,
             engine: Some(engine),
-            outbox_store,
             _dir: dir,
         }
     }
