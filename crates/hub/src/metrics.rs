@@ -200,13 +200,39 @@ impl Metrics {
         }
     }
 
-    /// The OpenMetrics text of every family.
+    /// Every family in the Prometheus text format (what `promtool check metrics`
+    /// validates). prometheus-client writes OpenMetrics, where a counter's HELP/TYPE
+    /// name lacks the `_total` of its samples; the classic format wants them equal, so
+    /// those two lines are renamed.
     pub fn encode(&self) -> String {
-        let mut out = String::new();
+        let mut open = String::new();
         // Writing into a String cannot fail; an error here would be a bug in a label.
-        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
-            out.clear();
-            out.push_str("# EOF\n");
+        if prometheus_client::encoding::text::encode(&mut open, &self.registry).is_err() {
+            return String::new();
+        }
+        let counters: std::collections::HashSet<String> = open
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.strip_suffix(" counter"))
+            .map(str::to_owned)
+            .collect();
+        let mut out = String::with_capacity(open.len() + 64);
+        for line in open.lines() {
+            if line == "# EOF" || line.starts_with("# UNIT ") {
+                continue;
+            }
+            let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+                let rest = line.strip_prefix(prefix)?;
+                let (name, tail) = rest.split_once(' ')?;
+                counters
+                    .contains(name)
+                    .then(|| format!("{prefix}{name}_total {tail}"))
+            });
+            match renamed {
+                Some(line) => out.push_str(&line),
+                None => out.push_str(line),
+            }
+            out.push('\n');
         }
         out
     }

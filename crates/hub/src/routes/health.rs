@@ -82,14 +82,14 @@ pub async fn version() -> ApiJson<Version> {
 
 /// Prometheus/OpenMetrics text. Gauges mirroring runtime state are refreshed here.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses(
-    (status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
+    (status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     refresh_gauges(&state).await;
     let body = state.metrics().encode();
     (
         [(
             header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            "text/plain; version=0.0.4; charset=utf-8",
         )],
         body,
     )

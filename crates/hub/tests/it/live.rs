@@ -116,7 +116,7 @@ async fn a_repeated_query_inside_the_ttl_does_not_reach_the_erp_and_after_it_doe
         .await
         .unwrap();
     assert!(
-        text.contains("erp_cache_hits_total{tenant=\"acme\",kind=\"prices\"} 2"),
+        text.contains("erp_cache_hits_total{tenant=\"acme\",kind=\"prices\"} 3"),
         "{text}"
     );
     hub.stop().await;

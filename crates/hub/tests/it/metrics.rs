@@ -28,7 +28,7 @@ async fn metrics_pass_promtool_and_carry_the_seed_names() {
         r.headers()["content-type"]
             .to_str()
             .unwrap()
-            .contains("openmetrics")
+            .starts_with("text/plain")
     );
     let text = r.text().await.unwrap();
     for needle in [
