@@ -7,6 +7,11 @@
 
 mod cli;
 
+// The sync path allocates ~100 small strings per article; glibc's malloc made generating
+// the sim catalog about half as fast as mimalloc (measured: 118k vs 217k articles/s).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -22,6 +27,10 @@ struct Cli {
 enum Command {
     /// Check a configuration file, or print the configuration's JSON Schema.
     Config(cli::config::ConfigArgs),
+    /// Sync a tenant's catalog from its ERP now (delta, or full with --full).
+    Sync(cli::sync::SyncArgs),
+    /// Run a benchmark and print its figures (see docs/benchmarks.md).
+    Bench(cli::bench::BenchArgs),
     /// Update agent: safe, verified upgrades of the service beside it, with rollback.
     Agent(cli::agent::AgentArgs),
     /// Create release signing keys; sign and publish a release into a feed.
@@ -35,6 +44,8 @@ fn main() -> anyhow::Result<ExitCode> {
     cli::init_tracing();
     match cli.command {
         Command::Config(args) => cli::config::run(args),
+        Command::Bench(args) => cli::bench::run(args),
+        Command::Sync(args) => cli::sync::run(args),
         Command::Agent(args) => cli::agent::run(args),
         Command::Release(args) => cli::release::run(args),
         Command::Jobs(args) => cli::jobs::run(args),

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, TermQuery,
+};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
@@ -106,7 +108,9 @@ impl SearchIndexes {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves the map/writer intact; keep going.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -258,10 +262,10 @@ impl TenantIndex {
     ) -> Result<T, SearchError> {
         let mut guard = lock(&self.writer);
         if guard.is_none() {
-            *guard = Some(
-                self.index
-                    .writer_with_num_threads(self.options.writer_threads, self.options.writer_memory)?,
-            );
+            *guard = Some(self.index.writer_with_num_threads(
+                self.options.writer_threads,
+                self.options.writer_memory,
+            )?);
         }
         match guard.as_mut() {
             Some(writer) => f(writer, &self.fields),
@@ -436,7 +440,10 @@ fn decode_cursor(cursor: &str) -> Result<(f32, u64), SearchError> {
     score.copy_from_slice(&bytes[..4]);
     let mut id = [0u8; 8];
     id.copy_from_slice(&bytes[4..]);
-    Ok((f32::from_bits(u32::from_be_bytes(score)), u64::from_be_bytes(id)))
+    Ok((
+        f32::from_bits(u32::from_be_bytes(score)),
+        u64::from_be_bytes(id),
+    ))
 }
 
 impl Drop for TenantIndex {

@@ -41,7 +41,10 @@ impl Db {
     /// Opens (creating if needed) a SQLite database file with the settings the hub
     /// relies on: WAL so readers never block the writer, a busy timeout so concurrent
     /// writers queue instead of failing, and foreign keys on.
-    pub async fn open_sqlite(path: &Path, durability: SqliteDurability) -> Result<Self, StoreError> {
+    pub async fn open_sqlite(
+        path: &Path,
+        durability: SqliteDurability,
+    ) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
         {
@@ -229,7 +232,9 @@ mod tests {
             .unwrap();
         db.migrate().await.unwrap();
         db.migrate().await.unwrap();
-        let Db::Sqlite(pool) = &db else { unreachable!() };
+        let Db::Sqlite(pool) = &db else {
+            unreachable!()
+        };
         let count: i64 = sqlx::query_scalar("SELECT count(*) FROM schema_migrations")
             .fetch_one(pool)
             .await

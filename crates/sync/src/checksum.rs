@@ -90,7 +90,9 @@ pub async fn store_checksum(
         EntityKind::Customer => {
             let mut after: Option<String> = None;
             loop {
-                let page = store.customers_page(tenant, after.as_deref(), 1_000).await?;
+                let page = store
+                    .customers_page(tenant, after.as_deref(), 1_000)
+                    .await?;
                 let Some(last) = page.last() else { break };
                 after = Some(last.id.0.clone());
                 for customer in &page {

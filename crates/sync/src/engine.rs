@@ -197,7 +197,15 @@ impl SyncEngine {
         }
         let started = Instant::now();
         let result = self
-            .run_locked(tenant, provider, provider_name, mode, progress, &lock, &run.id)
+            .run_locked(
+                tenant,
+                provider,
+                provider_name,
+                mode,
+                progress,
+                &lock,
+                &run.id,
+            )
             .await;
         run.finished_ms = Some(now_ms());
         match &result {
@@ -317,7 +325,8 @@ impl SyncEngine {
     async fn stage(&self, ctx: &RunCtx<'_>, stage: EntityKind) -> Result<StageReport, SyncError> {
         let tenant = ctx.tenant;
         let checkpoint = self.store.checkpoint(tenant, stage).await?;
-        let resume = checkpoint.filter(|cp| cp.phase != Phase::Delta || ctx.mode == SyncMode::Delta);
+        let resume =
+            checkpoint.filter(|cp| cp.phase != Phase::Delta || ctx.mode == SyncMode::Delta);
         let Checkpoint {
             phase,
             cursor,
@@ -360,7 +369,15 @@ impl SyncEngine {
         let mut hwm = cursor.clone();
         if phase != Phase::Sweep {
             hwm = self
-                .stream(ctx, stage, phase, cursor, generation, &mut report, &mut meter)
+                .stream(
+                    ctx,
+                    stage,
+                    phase,
+                    cursor,
+                    generation,
+                    &mut report,
+                    &mut meter,
+                )
                 .await?;
         }
         if phase != Phase::Delta {

@@ -110,7 +110,11 @@ fn run(index: Arc<TenantIndex>, policy: CommitPolicy, mut rx: mpsc::Receiver<Ind
                 docs.clear();
                 for (i, local) in &upserted {
                     if let Some(CatalogRecord::Article(article)) = records.get(*i) {
-                        docs.push(ArticleDoc::from_article(*local as u64, article, &categories));
+                        docs.push(ArticleDoc::from_article(
+                            *local as u64,
+                            article,
+                            &categories,
+                        ));
                     }
                 }
                 let gone: Vec<u64> = replaced

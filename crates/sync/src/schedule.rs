@@ -10,9 +10,9 @@ use std::time::Duration;
 use erpbridge_provider::Provider;
 use tokio::time::MissedTickBehavior;
 
+use crate::SyncError;
 use crate::engine::{SyncEngine, SyncMode};
 use crate::progress::ProgressFn;
-use crate::SyncError;
 
 #[derive(Debug, Clone)]
 pub enum Schedule {
@@ -47,12 +47,12 @@ impl Schedule {
             Schedule::Every(_) if first => Ok(Duration::ZERO),
             Schedule::Every(every) => Ok(*every),
             Schedule::Cron(cron) => {
-                let next = cron
-                    .find_next_occurrence(&now, false)
-                    .map_err(|err| SyncError::Schedule {
-                        expression: cron.as_str().to_owned(),
-                        reason: err.to_string(),
-                    })?;
+                let next =
+                    cron.find_next_occurrence(&now, false)
+                        .map_err(|err| SyncError::Schedule {
+                            expression: cron.as_str().to_owned(),
+                            reason: err.to_string(),
+                        })?;
                 Ok((next - now).to_std().unwrap_or(Duration::ZERO))
             }
         }

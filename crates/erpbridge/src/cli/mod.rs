@@ -2,9 +2,11 @@
 //! share.
 
 pub mod agent;
+pub mod bench;
 pub mod config;
-pub mod release;
 pub mod jobs;
+pub mod release;
+pub mod sync;
 
 /// Logs go to stderr (stdout is for a command's output: a schema, a report), filtered
 /// by `RUST_LOG`, `info` when unset.

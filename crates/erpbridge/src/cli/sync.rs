@@ -87,7 +87,13 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
         Arc::new(move |p: &Progress| reporter.report(p))
     };
     let result = engine
-        .run(&args.tenant, provider, tenant.provider.kind(), mode, Some(sink))
+        .run(
+            &args.tenant,
+            provider,
+            tenant.provider.kind(),
+            mode,
+            Some(sink),
+        )
         .await;
     reporter.finish();
     let report = result.with_context(|| format!("sync of tenant `{}` failed", args.tenant))?;
@@ -213,7 +219,10 @@ impl Reporter {
                     bar.finish();
                 }
             }
-        } else if p.done || state.stage != stage || state.last_line.elapsed() >= Duration::from_secs(5) {
+        } else if p.done
+            || state.stage != stage
+            || state.last_line.elapsed() >= Duration::from_secs(5)
+        {
             state.stage = stage.clone();
             state.last_line = Instant::now();
             let total = p.total.map(|t| format!("/{t}")).unwrap_or_default();

@@ -45,7 +45,11 @@ fn paging_is_stable_complete_and_ordered() {
     // Names of different lengths give different scores; many ties too.
     let docs: Vec<ArticleDoc> = (1..=203)
         .map(|i| {
-            let name = if i % 3 == 0 { "hammer" } else { "hammer claw heavy duty long handle" };
+            let name = if i % 3 == 0 {
+                "hammer"
+            } else {
+                "hammer claw heavy duty long handle"
+            };
             doc(i, &format!("N-{i}"), name, "tools")
         })
         .collect();
@@ -78,7 +82,14 @@ fn paging_is_stable_complete_and_ordered() {
     }
     // Shorter names score higher: the first hits are the short "hammer" ones.
     assert_eq!(seen[0].1 % 3, 0);
-    assert!(index.search(&SearchRequest { cursor: Some("junk!".into()), ..request("hammer", 5) }).is_err());
+    assert!(
+        index
+            .search(&SearchRequest {
+                cursor: Some("junk!".into()),
+                ..request("hammer", 5)
+            })
+            .is_err()
+    );
 }
 
 #[test]
@@ -118,14 +129,19 @@ fn numbers_match_exactly_and_categories_filter() {
 fn upserts_replace_and_deletes_remove() {
     let (_dir, indexes) = indexes();
     let index = indexes.tenant("t1").unwrap();
-    index.add_new(&[doc(1, "N1", "anvil", "c"), doc(2, "N2", "anvil", "c")]).unwrap();
+    index
+        .add_new(&[doc(1, "N1", "anvil", "c"), doc(2, "N2", "anvil", "c")])
+        .unwrap();
     index.commit(2).unwrap();
     index.upsert(&[doc(1, "N1", "chisel", "c")]).unwrap();
     index.delete(&[2]).unwrap();
     index.commit(4).unwrap();
     assert_eq!(index.num_docs(), 1);
     assert_eq!(index.search(&request("anvil", 10)).unwrap().total, 0);
-    assert_eq!(index.search(&request("chisel", 10)).unwrap().hits[0].local_id, 1);
+    assert_eq!(
+        index.search(&request("chisel", 10)).unwrap().hits[0].local_id,
+        1
+    );
     assert_eq!(index.committed_seq().unwrap(), 4);
 }
 

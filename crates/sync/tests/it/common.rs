@@ -34,7 +34,10 @@ impl Env {
 
 /// A unique tenant id, so tests sharing one PostgreSQL database never see each other.
 pub fn tenant(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }
 
 /// The PostgreSQL URL for tests: `ERPBRIDGE_TEST_PG_URL`, with a database of this crate's
@@ -49,15 +52,18 @@ pub async fn pg_url() -> Option<String> {
         return None;
     };
     let db_name = "erpbridge_sync_tests";
-    let admin = Db::open_postgres(&base, 2).await.expect("connect to PostgreSQL");
+    let admin = Db::open_postgres(&base, 2)
+        .await
+        .expect("connect to PostgreSQL");
     let Db::Postgres(pool) = &admin else {
         unreachable!()
     };
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(db_name)
-        .fetch_one(pool)
-        .await
-        .expect("query pg_database");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(db_name)
+            .fetch_one(pool)
+            .await
+            .expect("query pg_database");
     if !exists {
         // Two test processes may race here; the loser's "already exists" is fine.
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db_name}")))
@@ -76,19 +82,28 @@ pub async fn env(backend: Backend) -> Option<Env> {
 pub async fn env_with(backend: Backend, options: SyncOptions) -> Option<Env> {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = match backend {
-        Backend::Sqlite => Db::open_sqlite(&dir.path().join("store.sqlite"), SqliteDurability::Normal)
-            .await
-            .expect("open sqlite"),
+        Backend::Sqlite => {
+            Db::open_sqlite(&dir.path().join("store.sqlite"), SqliteDurability::Normal)
+                .await
+                .expect("open sqlite")
+        }
         Backend::Postgres => Db::open_postgres(&pg_url().await?, 8)
             .await
             .expect("open postgres"),
     };
     db.migrate().await.expect("migrate");
-    let indexes = Arc::new(SearchIndexes::new(dir.path().join("search"), IndexOptions {
-        writer_threads: 1,
-        writer_memory: 50 * 1024 * 1024,
-    }));
-    let engine = Arc::new(SyncEngine::new(CatalogStore::new(db.clone()), indexes, options));
+    let indexes = Arc::new(SearchIndexes::new(
+        dir.path().join("search"),
+        IndexOptions {
+            writer_threads: 1,
+            writer_memory: 50 * 1024 * 1024,
+        },
+    ));
+    let engine = Arc::new(SyncEngine::new(
+        CatalogStore::new(db.clone()),
+        indexes,
+        options,
+    ));
     Some(Env { dir, db, engine })
 }
 
@@ -107,12 +122,30 @@ pub fn provider(sim: &Sim) -> Arc<dyn Provider> {
 }
 
 /// Asserts the store holds exactly the provider's current catalog, entity by entity.
-pub async fn assert_store_equals_provider(store: &CatalogStore, tenant: &str, provider: &dyn Provider) {
-    for entity in [EntityKind::Category, EntityKind::Article, EntityKind::Customer] {
-        let expected = provider_checksum(provider, entity).await.expect("provider checksum");
-        let actual = store_checksum(store, tenant, entity).await.expect("store checksum");
-        assert!(expected.count > 0, "{entity:?}: the provider has no records");
-        assert_eq!(actual, expected, "{entity:?}: store differs from the provider");
+pub async fn assert_store_equals_provider(
+    store: &CatalogStore,
+    tenant: &str,
+    provider: &dyn Provider,
+) {
+    for entity in [
+        EntityKind::Category,
+        EntityKind::Article,
+        EntityKind::Customer,
+    ] {
+        let expected = provider_checksum(provider, entity)
+            .await
+            .expect("provider checksum");
+        let actual = store_checksum(store, tenant, entity)
+            .await
+            .expect("store checksum");
+        assert!(
+            expected.count > 0,
+            "{entity:?}: the provider has no records"
+        );
+        assert_eq!(
+            actual, expected,
+            "{entity:?}: store differs from the provider"
+        );
     }
 }
 

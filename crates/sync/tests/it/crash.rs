@@ -86,7 +86,9 @@ async fn kill_after_pages(store: &CatalogStore, tenant: &str, mut child: Child, 
 }
 
 async fn sigkill_then_resume_equals_an_uninterrupted_sync(backend: Backend) {
-    let Some(env) = env(backend).await else { return };
+    let Some(env) = env(backend).await else {
+        return;
+    };
     let tenant = tenant("crash");
     let db = match backend {
         Backend::Sqlite => env.dir.path().join("store.sqlite").display().to_string(),
@@ -101,7 +103,12 @@ async fn sigkill_then_resume_equals_an_uninterrupted_sync(backend: Backend) {
 
     // Full sync, killed twice in the article stage, then finished.
     kill_after_pages(env.store(), &tenant, fixture.spawn("full", 0, 15), 3).await;
-    let cp = env.store().checkpoint(&tenant, EntityKind::Article).await.unwrap().unwrap();
+    let cp = env
+        .store()
+        .checkpoint(&tenant, EntityKind::Article)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(cp.phase, Phase::Full, "killed inside the snapshot");
     kill_after_pages(env.store(), &tenant, fixture.spawn("full", 0, 15), 5).await;
     fixture.run_to_end("full", 0);
@@ -113,9 +120,19 @@ async fn sigkill_then_resume_equals_an_uninterrupted_sync(backend: Backend) {
     assert_eq!(counts.articles, ARTICLES);
     assert_eq!(counts.attributes, ARTICLES * 20);
     let index = fresh_index(&index_dir, &tenant);
-    assert_eq!(index.num_docs(), ARTICLES, "index documents: none missing, none twice");
+    assert_eq!(
+        index.num_docs(),
+        ARTICLES,
+        "index documents: none missing, none twice"
+    );
     let runs = env.store().runs(&tenant, 10).await.unwrap();
-    assert_eq!(runs.iter().filter(|r| r.status == RunStatus::Running).count(), 2, "the killed runs never finished");
+    assert_eq!(
+        runs.iter()
+            .filter(|r| r.status == RunStatus::Running)
+            .count(),
+        2,
+        "the killed runs never finished"
+    );
     assert_eq!(runs[0].status, RunStatus::Succeeded);
 
     // A delta, killed once, then finished.
@@ -135,12 +152,17 @@ async fn sigkill_then_resume_equals_an_uninterrupted_sync(backend: Backend) {
             ..SearchRequest::default()
         })
         .unwrap();
-    assert_eq!(hits.hits.first().map(|h| h.erp_id.as_str()), Some(article.id.as_str()));
+    assert_eq!(
+        hits.hits.first().map(|h| h.erp_id.as_str()),
+        Some(article.id.as_str())
+    );
 }
 
 /// The index as another process sees it now (the engine's reader may not have reloaded).
 fn fresh_index(dir: &Path, tenant: &str) -> std::sync::Arc<erpbridge_search::TenantIndex> {
-    SearchIndexes::new(dir, IndexOptions::default()).tenant(tenant).unwrap()
+    SearchIndexes::new(dir, IndexOptions::default())
+        .tenant(tenant)
+        .unwrap()
 }
 
 /// The simulator as the fixture builds it (same seed and size), advanced `ticks`.

@@ -4,7 +4,9 @@ use erpbridge_sync::SyncMode;
 use crate::common::*;
 
 async fn delta_applies_updates_and_deletions(backend: Backend) {
-    let Some(env) = env(backend).await else { return };
+    let Some(env) = env(backend).await else {
+        return;
+    };
     let tenant = tenant("delta");
     let sim = sim(2_000, 11);
     let provider = provider(&sim);
@@ -15,9 +17,13 @@ async fn delta_applies_updates_and_deletions(backend: Backend) {
 
     sim.advance(3);
     let changed: Vec<ArticleId> = sim.changed_article_ids(0, 3);
-    let (alive, gone): (Vec<ArticleId>, Vec<ArticleId>) =
-        changed.into_iter().partition(|id| sim.article(id).is_some());
-    assert!(!gone.is_empty() && alive.len() > 10, "the feed changed too little");
+    let (alive, gone): (Vec<ArticleId>, Vec<ArticleId>) = changed
+        .into_iter()
+        .partition(|id| sim.article(id).is_some());
+    assert!(
+        !gone.is_empty() && alive.len() > 10,
+        "the feed changed too little"
+    );
     // Deleted articles that the store holds now (some of `gone` were inserted and deleted
     // within the window and never reached it).
     let mut gone_numbers = Vec::new();
@@ -41,8 +47,20 @@ async fn delta_applies_updates_and_deletions(backend: Backend) {
     assert_store_equals_provider(env.store(), &tenant, provider.as_ref()).await;
 
     for id in &gone {
-        assert!(env.store().article(&tenant, id.as_str()).await.unwrap().is_none());
-        assert!(env.store().mapping(&tenant, erpbridge_model::EntityKind::Article, id.as_str()).await.unwrap().is_none());
+        assert!(
+            env.store()
+                .article(&tenant, id.as_str())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            env.store()
+                .mapping(&tenant, erpbridge_model::EntityKind::Article, id.as_str())
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
     // The index follows: deleted articles are not found, updated ones by their new name.
     for (id, number) in &gone_numbers {
@@ -52,11 +70,20 @@ async fn delta_applies_updates_and_deletions(backend: Backend) {
         );
     }
     let updated = sim.article(&alive[0]).unwrap();
-    let stored = env.store().article(&tenant, alive[0].as_str()).await.unwrap().unwrap();
+    let stored = env
+        .store()
+        .article(&tenant, alive[0].as_str())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored, updated);
     let mapping = env
         .store()
-        .mapping(&tenant, erpbridge_model::EntityKind::Article, alive[0].as_str())
+        .mapping(
+            &tenant,
+            erpbridge_model::EntityKind::Article,
+            alive[0].as_str(),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -85,7 +112,9 @@ async fn delta_applies_updates_and_deletions_postgres() {
 }
 
 async fn sweep_removes_what_the_erp_dropped(backend: Backend) {
-    let Some(env) = env(backend).await else { return };
+    let Some(env) = env(backend).await else {
+        return;
+    };
     let tenant = tenant("sweep");
     let sim = sim(1_000, 5);
     let provider = provider(&sim);
@@ -114,9 +143,18 @@ async fn sweep_removes_what_the_erp_dropped(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(report.stages[1].swept, numbers.len() as u64);
-    assert_eq!(report.stages[1].deleted, 0, "a snapshot carries no tombstones");
+    assert_eq!(
+        report.stages[1].deleted, 0,
+        "a snapshot carries no tombstones"
+    );
     for (id, number) in &numbers {
-        assert!(env.store().article(&tenant, id.as_str()).await.unwrap().is_none());
+        assert!(
+            env.store()
+                .article(&tenant, id.as_str())
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(!search_ids(&env.engine, &tenant, number, 10).contains(&id.0));
     }
     let after = env.store().counts(&tenant).await.unwrap().articles;

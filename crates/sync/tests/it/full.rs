@@ -5,7 +5,9 @@ use erpbridge_sync::SyncMode;
 use crate::common::*;
 
 async fn full_sync_copies_the_catalog(backend: Backend) {
-    let Some(env) = env(backend).await else { return };
+    let Some(env) = env(backend).await else {
+        return;
+    };
     let tenant = tenant("full");
     let sim = sim(1_500, 7);
     let provider = provider(&sim);
@@ -27,14 +29,25 @@ async fn full_sync_copies_the_catalog(backend: Backend) {
     assert_store_equals_provider(env.store(), &tenant, provider.as_ref()).await;
 
     // Every stage ends in delta with the snapshot's high-water cursor.
-    for entity in [EntityKind::Category, EntityKind::Article, EntityKind::Customer] {
-        let cp = env.store().checkpoint(&tenant, entity).await.unwrap().unwrap();
+    for entity in [
+        EntityKind::Category,
+        EntityKind::Article,
+        EntityKind::Customer,
+    ] {
+        let cp = env
+            .store()
+            .checkpoint(&tenant, entity)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(cp.phase, Phase::Delta, "{entity:?}");
         assert!(cp.cursor.is_some());
     }
 
     // The search index finds an article by its number and by its name.
-    let article = sim.article(&"A00000777".into()).expect("article 777 exists");
+    let article = sim
+        .article(&"A00000777".into())
+        .expect("article 777 exists");
     assert_eq!(
         search_ids(&env.engine, &tenant, &article.number, 5).first(),
         Some(&article.id.0),
@@ -43,7 +56,10 @@ async fn full_sync_copies_the_catalog(backend: Backend) {
     );
     let name = article.names.get("en").expect("english name").clone();
     let hits = search_ids(&env.engine, &tenant, &name, 1_000);
-    assert!(hits.contains(&article.id.0), "search by name `{name}` misses it");
+    assert!(
+        hits.contains(&article.id.0),
+        "search by name `{name}` misses it"
+    );
 
     // A second full sync of an unchanged ERP rewrites nothing and deletes nothing.
     let again = env
@@ -56,7 +72,10 @@ async fn full_sync_copies_the_catalog(backend: Backend) {
     assert_eq!(again.skipped(), 1_500 + 20 + 50);
     let runs = env.store().runs(&tenant, 10).await.unwrap();
     assert_eq!(runs.len(), 2);
-    assert!(runs.iter().all(|r| r.finished_ms.is_some() && r.error.is_none()));
+    assert!(
+        runs.iter()
+            .all(|r| r.finished_ms.is_some() && r.error.is_none())
+    );
     assert_eq!(runs[1].upserted, 1_570);
 }
 
@@ -71,7 +90,9 @@ async fn full_sync_copies_the_catalog_postgres() {
 }
 
 async fn the_index_is_rebuilt_from_the_store(backend: Backend) {
-    let Some(env) = env(backend).await else { return };
+    let Some(env) = env(backend).await else {
+        return;
+    };
     let tenant = tenant("rebuild");
     let sim = sim(600, 3);
     let provider = provider(&sim);

@@ -4,7 +4,9 @@ use erpbridge_sync::SyncMode;
 use crate::common::*;
 
 async fn tenants_never_see_each_other(backend: Backend) {
-    let Some(env) = env(backend).await else { return };
+    let Some(env) = env(backend).await else {
+        return;
+    };
     let (a, b) = (tenant("iso-a"), tenant("iso-b"));
     // Different seeds and sizes: the same ids exist in both with different content, and
     // B has ids A lacks.
@@ -24,8 +26,20 @@ async fn tenants_never_see_each_other(backend: Backend) {
     assert_store_equals_provider(env.store(), &b, pb.as_ref()).await;
 
     let only_b = sim_b.article(&"A00000400".into()).unwrap();
-    assert!(env.store().article(&a, only_b.id.as_str()).await.unwrap().is_none());
-    assert!(env.store().mapping(&a, EntityKind::Article, only_b.id.as_str()).await.unwrap().is_none());
+    assert!(
+        env.store()
+            .article(&a, only_b.id.as_str())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        env.store()
+            .mapping(&a, EntityKind::Article, only_b.id.as_str())
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(
         search_ids(&env.engine, &b, &only_b.number, 5).first(),
         Some(&only_b.id.0)

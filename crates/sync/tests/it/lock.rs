@@ -3,13 +3,20 @@ use erpbridge_sync::{SyncError, SyncMode};
 use crate::common::*;
 
 async fn one_sync_per_tenant(backend: Backend) {
-    let Some(env) = env(backend).await else { return };
+    let Some(env) = env(backend).await else {
+        return;
+    };
     let tenant = tenant("lock");
     let sim = sim(100, 9);
     let provider = provider(&sim);
 
     // Another holder (another process, as far as the store can tell) has the lock.
-    let held = env.store().try_lock_sync(&tenant).await.unwrap().expect("lock is free");
+    let held = env
+        .store()
+        .try_lock_sync(&tenant)
+        .await
+        .unwrap()
+        .expect("lock is free");
     assert!(env.store().try_lock_sync(&tenant).await.unwrap().is_none());
     let err = env
         .engine
@@ -50,11 +57,28 @@ async fn an_expired_sqlite_lease_is_taken_over() {
     let env = env(Backend::Sqlite).await.unwrap();
     let tenant = tenant("lease");
     let short = std::time::Duration::from_millis(300);
-    let first = env.store().try_lock_sync_with_lease(&tenant, short).await.unwrap().unwrap();
+    let first = env
+        .store()
+        .try_lock_sync_with_lease(&tenant, short)
+        .await
+        .unwrap()
+        .unwrap();
     // The holder stops renewing (as a hung or dead process would) ...
     drop(first);
-    assert!(env.store().try_lock_sync_with_lease(&tenant, short).await.unwrap().is_none());
+    assert!(
+        env.store()
+            .try_lock_sync_with_lease(&tenant, short)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // ... and after the lease another may take it.
     tokio::time::sleep(short * 2).await;
-    assert!(env.store().try_lock_sync_with_lease(&tenant, short).await.unwrap().is_some());
+    assert!(
+        env.store()
+            .try_lock_sync_with_lease(&tenant, short)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

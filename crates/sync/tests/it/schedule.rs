@@ -24,10 +24,18 @@ async fn an_interval_schedule_runs_syncs_one_after_another() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let runs = env.store().runs(&tenant, 100).await.unwrap();
-        if runs.iter().filter(|r| r.status == RunStatus::Succeeded).count() >= 3 {
+        if runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Succeeded)
+            .count()
+            >= 3
+        {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "scheduled runs did not happen: {runs:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "scheduled runs did not happen: {runs:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     scheduler.stop();
@@ -40,5 +48,9 @@ async fn an_interval_schedule_runs_syncs_one_after_another() {
             "runs overlapped: {pair:?}"
         );
     }
-    assert_eq!(runs[0].upserted, 200 + 20 + 50, "the first run is a full sync");
+    assert_eq!(
+        runs[0].upserted,
+        200 + 20 + 50,
+        "the first run is a full sync"
+    );
 }

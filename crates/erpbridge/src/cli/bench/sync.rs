@@ -125,7 +125,8 @@ async fn bench(args: &SyncBenchArgs) -> anyhow::Result<Figures> {
     let (db, pg_cleanup) = open_store(args, &dir).await?;
     db.migrate().await.context("migrating the store")?;
 
-    let change_percent = (args.delta_articles as f64 / args.articles.max(1) as f64 * 100.0).min(100.0);
+    let change_percent =
+        (args.delta_articles as f64 / args.articles.max(1) as f64 * 100.0).min(100.0);
     let sim = erpbridge_sim::Sim::new(erpbridge_sim::SimConfig {
         attributes_per_article: args.attributes_per_article,
         change_percent_per_tick: change_percent,
@@ -165,12 +166,19 @@ async fn bench(args: &SyncBenchArgs) -> anyhow::Result<Figures> {
     );
     let started = Instant::now();
     let full = engine
-        .run(TENANT, provider.clone(), "sim", SyncMode::Full, Some(log_progress()))
+        .run(
+            TENANT,
+            provider.clone(),
+            "sim",
+            SyncMode::Full,
+            Some(log_progress()),
+        )
         .await
         .context("full sync")?;
     let full_secs = started.elapsed().as_secs_f64();
     check_full(&full, args)?;
-    let full_rows = args.articles * (1 + u64::from(args.attributes_per_article)) + categories + customers;
+    let full_rows =
+        args.articles * (1 + u64::from(args.attributes_per_article)) + categories + customers;
 
     sim.advance(1);
     let changed = sim.changed_article_ids(0, 1).len() as u64;
@@ -223,7 +231,9 @@ async fn bench(args: &SyncBenchArgs) -> anyhow::Result<Figures> {
     big.sort();
 
     let store_size = match args.store {
-        StoreKind::Sqlite => Some(dir_size(&dir.join("store.sqlite-wal")) + dir_size(&dir.join("store.sqlite"))),
+        StoreKind::Sqlite => {
+            Some(dir_size(&dir.join("store.sqlite-wal")) + dir_size(&dir.join("store.sqlite")))
+        }
         StoreKind::Postgres => None,
     };
     let figures = Figures {
@@ -283,7 +293,9 @@ async fn open_store(args: &SyncBenchArgs, dir: &Path) -> anyhow::Result<(Db, Opt
                 .clone()
                 .or_else(|| std::env::var("ERPBRIDGE_TEST_PG_URL").ok())
                 .or_else(|| std::env::var("DATABASE_URL").ok())
-                .context("--store postgres needs --pg-url (or ERPBRIDGE_TEST_PG_URL / DATABASE_URL)")?;
+                .context(
+                    "--store postgres needs --pg-url (or ERPBRIDGE_TEST_PG_URL / DATABASE_URL)",
+                )?;
             let name = format!("erpbridge_bench_{}", std::process::id());
             let admin = Db::open_postgres(&base, 1).await?;
             let Db::Postgres(pool) = &admin else {
@@ -298,9 +310,11 @@ async fn open_store(args: &SyncBenchArgs, dir: &Path) -> anyhow::Result<(Db, Opt
             let db = Db::open_postgres(url.as_str(), 8).await?;
             let cleanup: Cleanup = Box::pin(async move {
                 if let Db::Postgres(pool) = &admin {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-                        .execute(pool)
-                        .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name}"
+                    )))
+                    .execute(pool)
+                    .await;
                 }
             });
             Ok((db, Some(cleanup)))
@@ -410,23 +424,40 @@ fn log_progress() -> erpbridge_sync::ProgressFn {
                 p.phase.as_str(),
                 p.rows,
                 p.rate,
-                p.eta.map(|e| format!(", ETA {}s", e.as_secs())).unwrap_or_default()
+                p.eta
+                    .map(|e| format!(", ETA {}s", e.as_secs()))
+                    .unwrap_or_default()
             );
         }
     })
 }
 
 fn print_table(f: &Figures) {
-    println!("erpbridge bench sync ({:?}, {} articles × {} attributes)", f.store, f.articles, f.attributes_per_article);
-    println!("  full sync            {:>10.1} s   ({:.0} rows/s, {:.0} articles/s)", f.full_sync_secs, f.full_sync_rows_per_sec, f.full_sync_articles_per_sec);
+    println!(
+        "erpbridge bench sync ({:?}, {} articles × {} attributes)",
+        f.store, f.articles, f.attributes_per_article
+    );
+    println!(
+        "  full sync            {:>10.1} s   ({:.0} rows/s, {:.0} articles/s)",
+        f.full_sync_secs, f.full_sync_rows_per_sec, f.full_sync_articles_per_sec
+    );
     println!("  peak RSS             {:>10.0} MiB", f.peak_rss_mib);
     if let Some(size) = f.store_size_mib {
         println!("  store size           {size:>10.0} MiB");
     }
     println!("  index size           {:>10.0} MiB", f.index_size_mib);
-    println!("  delta ({} changed) {:>10.2} s", f.delta_articles_changed, f.delta_secs);
-    println!("  search p50 / p95     {:>10.2} / {:.2} ms  (max {:.2} ms, {} samples)", f.search_p50_ms, f.search_p95_ms, f.search_max_ms, f.search_samples);
-    println!("  search p95, 1000-hit pages {:>4.2} ms", f.search_1000_p95_ms);
+    println!(
+        "  delta ({} changed) {:>10.2} s",
+        f.delta_articles_changed, f.delta_secs
+    );
+    println!(
+        "  search p50 / p95     {:>10.2} / {:.2} ms  (max {:.2} ms, {} samples)",
+        f.search_p50_ms, f.search_p95_ms, f.search_max_ms, f.search_samples
+    );
+    println!(
+        "  search p95, 1000-hit pages {:>4.2} ms",
+        f.search_1000_p95_ms
+    );
     for q in &f.queries {
         println!(
             "    {:<40} cat={:<8} limit={:<5} total={:<8} p50={:.2}ms p95={:.2}ms",
