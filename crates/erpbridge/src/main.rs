@@ -25,6 +25,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the hub: HTTP API, outbox workers, sync scheduler (embedded demo without --config).
+    Serve(cli::serve::ServeArgs),
     /// Check a configuration file, or print the configuration's JSON Schema.
     Config(cli::config::ConfigArgs),
     /// Sync a tenant's catalog from its ERP now (delta, or full with --full).
@@ -43,6 +45,7 @@ fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     cli::init_tracing();
     match cli.command {
+        Command::Serve(args) => cli::serve::run(args),
         Command::Config(args) => cli::config::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Sync(args) => cli::sync::run(args),

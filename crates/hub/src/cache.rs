@@ -216,11 +216,12 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU64, Ordering};
 
+    type FetchResult = BoxFuture<'static, Result<HashMap<u32, Option<u32>>, ProviderError>>;
+
     fn counting_fetch(
         calls: &Arc<AtomicU64>,
         seen: &Arc<Mutex<Vec<Vec<u32>>>>,
-    ) -> impl FnOnce(Vec<u32>) -> BoxFuture<'static, Result<HashMap<u32, Option<u32>>, ProviderError>>
-    {
+    ) -> impl FnOnce(Vec<u32>) -> FetchResult {
         let calls = Arc::clone(calls);
         let seen = Arc::clone(seen);
         move |keys: Vec<u32>| {

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod config;
 pub mod jobs;
 pub mod release;
+pub mod serve;
 pub mod sync;
 
 /// Logs go to stderr (stdout is for a command's output: a schema, a report), filtered
