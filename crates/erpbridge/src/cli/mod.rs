@@ -20,3 +20,26 @@ pub fn init_tracing() {
         .with_writer(std::io::stderr)
         .try_init();
 }
+
+/// The sim's own configuration from the tenant's `[provider]` section. One mapping for
+/// every command that hosts a sim (`serve`, `sync`), so they can never disagree.
+pub fn sim_config(s: &erpbridge_config::SimSettings) -> erpbridge_sim::SimConfig {
+    erpbridge_sim::SimConfig {
+        seed: s.seed,
+        articles: s.articles,
+        attributes_per_article: s.attributes_per_article,
+        categories: s.categories,
+        customers: s.customers,
+        warehouses: s.warehouses,
+        init_delay: s.init_delay,
+        per_call_latency: s.per_call_latency,
+        per_item_cost: s.per_item_cost,
+        error_rate: s.error_rate,
+        timeout_rate: s.timeout_rate,
+        disconnect_rate: s.disconnect_rate,
+        change_percent_per_tick: s.change_percent_per_tick,
+        sessions: s.sessions,
+        state_file: s.state_file.clone(),
+        ..erpbridge_sim::SimConfig::default()
+    }
+}

@@ -21,7 +21,7 @@
 use anyhow::{Context, bail};
 use clap::Args;
 use erpbridge_config::{
-    Config, DEMO_API_KEY, DEMO_OPERATOR_KEY, ProviderConfig, SimSettings, StoreConfig, TenantConfig,
+    Config, DEMO_API_KEY, DEMO_OPERATOR_KEY, ProviderConfig, StoreConfig, TenantConfig,
 };
 use erpbridge_hub::{
     AppState, CacheTtls, HubOptions, HubProviders, KeyHash, Metrics, RateLimit, Services,
@@ -336,7 +336,7 @@ fn provider_for(
 ) -> anyhow::Result<(Arc<dyn Provider>, Option<RuntimeMonitor>)> {
     match &tenant.provider {
         ProviderConfig::Sim(settings) => {
-            let sim = erpbridge_sim::Sim::new(sim_config(settings))
+            let sim = erpbridge_sim::Sim::new(super::sim_config(settings))
                 .map_err(|err| anyhow::anyhow!("tenant `{}`: {err}", tenant.id))?;
             let hosted = HostedProvider::start(sim.factory(), runtime_options(tenant))
                 .map_err(|err| anyhow::anyhow!("tenant `{}`: {err}", tenant.id))?;
@@ -348,26 +348,5 @@ fn provider_for(
             tenant.id,
             other.kind()
         ),
-    }
-}
-
-fn sim_config(s: &SimSettings) -> erpbridge_sim::SimConfig {
-    erpbridge_sim::SimConfig {
-        seed: s.seed,
-        articles: s.articles,
-        attributes_per_article: s.attributes_per_article,
-        categories: s.categories,
-        customers: s.customers,
-        warehouses: s.warehouses,
-        init_delay: s.init_delay,
-        per_call_latency: s.per_call_latency,
-        per_item_cost: s.per_item_cost,
-        error_rate: s.error_rate,
-        timeout_rate: s.timeout_rate,
-        disconnect_rate: s.disconnect_rate,
-        change_percent_per_tick: s.change_percent_per_tick,
-        sessions: s.sessions,
-        state_file: s.state_file.clone(),
-        ..erpbridge_sim::SimConfig::default()
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use erpbridge_config::{Config, ProviderConfig, SimSettings, StoreConfig, TenantConfig};
+use erpbridge_config::{Config, ProviderConfig, StoreConfig, TenantConfig};
 use erpbridge_provider::Provider;
 use erpbridge_provider::runtime::{HostedProvider, RuntimeOptions};
 use erpbridge_search::{IndexOptions, SearchIndexes};
@@ -136,7 +136,7 @@ fn default_index_dir(store: &StoreConfig) -> PathBuf {
 fn provider_for(tenant: &TenantConfig) -> anyhow::Result<Arc<dyn Provider>> {
     match &tenant.provider {
         ProviderConfig::Sim(settings) => {
-            let sim = erpbridge_sim::Sim::new(sim_config(settings))
+            let sim = erpbridge_sim::Sim::new(super::sim_config(settings))
                 .map_err(|err| anyhow::anyhow!("tenant `{}`: {err}", tenant.id))?;
             let hosted = HostedProvider::start(sim.factory(), RuntimeOptions::default())
                 .map_err(|err| anyhow::anyhow!("tenant `{}`: {err}", tenant.id))?;
@@ -149,27 +149,6 @@ fn provider_for(tenant: &TenantConfig) -> anyhow::Result<Arc<dyn Provider>> {
             other.kind(),
             tenant.id
         ),
-    }
-}
-
-fn sim_config(s: &SimSettings) -> erpbridge_sim::SimConfig {
-    erpbridge_sim::SimConfig {
-        seed: s.seed,
-        articles: s.articles,
-        attributes_per_article: s.attributes_per_article,
-        categories: s.categories,
-        customers: s.customers,
-        warehouses: s.warehouses,
-        init_delay: s.init_delay,
-        per_call_latency: s.per_call_latency,
-        per_item_cost: s.per_item_cost,
-        error_rate: s.error_rate,
-        timeout_rate: s.timeout_rate,
-        disconnect_rate: s.disconnect_rate,
-        change_percent_per_tick: s.change_percent_per_tick,
-        sessions: s.sessions,
-        state_file: s.state_file.clone(),
-        ..erpbridge_sim::SimConfig::default()
     }
 }
 
