@@ -22,7 +22,6 @@ pub enum Backend {
 
 pub struct Env {
     pub dir: TempDir,
-    pub db: Db,
     pub engine: Arc<SyncEngine>,
 }
 
@@ -104,7 +103,7 @@ pub async fn env_with(backend: Backend, options: SyncOptions) -> Option<Env> {
         indexes,
         options,
     ));
-    Some(Env { dir, db, engine })
+    Some(Env { dir, engine })
 }
 
 pub fn sim(articles: u64, seed: u64) -> Sim {
