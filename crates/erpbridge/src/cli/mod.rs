@@ -5,6 +5,7 @@ pub mod agent;
 pub mod bench;
 pub mod config;
 pub mod jobs;
+pub mod providers;
 pub mod release;
 pub mod serve;
 pub mod sync;

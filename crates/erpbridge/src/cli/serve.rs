@@ -18,18 +18,16 @@
 //! workers finish the step they are in. Sagas are durable either way: a saga whose
 //! worker is killed is reclaimed after its lease.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
-use erpbridge_config::{
-    Config, DEMO_API_KEY, DEMO_OPERATOR_KEY, ProviderConfig, StoreConfig, TenantConfig,
-};
+use erpbridge_config::{Config, DEMO_API_KEY, DEMO_OPERATOR_KEY, StoreConfig, TenantConfig};
 use erpbridge_hub::{
     AppState, CacheTtls, HubOptions, HubProviders, KeyHash, Metrics, RateLimit, Services,
     TenantSpec,
 };
 use erpbridge_outbox::{Engine, Outbox, OutboxOptions, SagaCatalog};
 use erpbridge_provider::Provider;
-use erpbridge_provider::runtime::{HostedProvider, RuntimeMonitor, RuntimeOptions};
+use erpbridge_provider::runtime::RuntimeMonitor;
 use erpbridge_search::{IndexOptions, SearchIndexes};
 use erpbridge_store::catalog::CatalogStore;
 use erpbridge_store::outbox::OutboxStore;
@@ -109,8 +107,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             builder.operator_key(KeyHash::parse(key.expose()).context("server.operator_key")?);
     }
     for tenant in &config.tenants {
-        let (provider, monitor) = provider_for(tenant)?;
-        builder = builder.tenant(tenant_spec(tenant, provider, monitor));
+        let hosted = super::providers::provider_for(tenant)?;
+        builder = builder.tenant(tenant_spec(tenant, hosted.provider, hosted.monitor));
     }
     let state = builder.build().context("building the hub")?;
     registry.bind(&state);
@@ -306,47 +304,5 @@ fn tenant_spec(
             .collect(),
         cache,
         rate_limit,
-    }
-}
-
-fn runtime_options(tenant: &TenantConfig) -> RuntimeOptions {
-    let r = &tenant.runtime;
-    RuntimeOptions {
-        queue_capacity: r.queue_capacity as usize,
-        min_sessions: r.min_sessions,
-        max_sessions: Some(r.max_sessions),
-        idle_timeout: r.idle_timeout,
-        keepalive_interval: r.keepalive,
-        call_timeout: r.call_timeout,
-        breaker_threshold: if r.breaker.enabled {
-            r.breaker.failure_threshold
-        } else {
-            u32::MAX
-        },
-        breaker_cooldown: r.breaker.open_for,
-        coalescing: r.coalescing.enabled,
-        warm_up: r.warm_up,
-        ..RuntimeOptions::default()
-    }
-}
-
-/// The tenant's provider, hosted by the runtime.
-fn provider_for(
-    tenant: &TenantConfig,
-) -> anyhow::Result<(Arc<dyn Provider>, Option<RuntimeMonitor>)> {
-    match &tenant.provider {
-        ProviderConfig::Sim(settings) => {
-            let sim = erpbridge_sim::Sim::new(super::sim_config(settings))
-                .map_err(|err| anyhow::anyhow!("tenant `{}`: {err}", tenant.id))?;
-            let hosted = HostedProvider::start(sim.factory(), runtime_options(tenant))
-                .map_err(|err| anyhow::anyhow!("tenant `{}`: {err}", tenant.id))?;
-            let monitor = hosted.monitor();
-            Ok((Arc::new(hosted), Some(monitor)))
-        }
-        other => bail!(
-            "tenant `{}`: `erpbridge serve` hosts `sim` providers only in this build (this one is `{}`)",
-            tenant.id,
-            other.kind()
-        ),
     }
 }

@@ -11,11 +11,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
-use erpbridge_config::{Config, ProviderConfig, StoreConfig, TenantConfig};
-use erpbridge_provider::Provider;
-use erpbridge_provider::runtime::{HostedProvider, RuntimeOptions};
+use erpbridge_config::{Config, StoreConfig};
 use erpbridge_search::{IndexOptions, SearchIndexes};
 use erpbridge_store::catalog::CatalogStore;
 use erpbridge_store::{Db, SqliteDurability};
@@ -67,7 +65,7 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
         .index_dir
         .clone()
         .unwrap_or_else(|| default_index_dir(&config.store));
-    let provider = provider_for(tenant)?;
+    let provider = super::providers::provider_for(tenant)?.provider;
     let engine = SyncEngine::new(
         CatalogStore::new(db),
         Arc::new(SearchIndexes::new(&index_dir, IndexOptions::default())),
@@ -128,27 +126,6 @@ fn default_index_dir(store: &StoreConfig) -> PathBuf {
             .unwrap_or(Path::new("."))
             .join("search"),
         StoreConfig::Postgres { .. } => PathBuf::from("./erpbridge-data/search"),
-    }
-}
-
-/// The tenant's provider. The simulated ERP is built here; other kinds need the hub's
-/// provider wiring, which `erpbridge sync` does not carry yet.
-fn provider_for(tenant: &TenantConfig) -> anyhow::Result<Arc<dyn Provider>> {
-    match &tenant.provider {
-        ProviderConfig::Sim(settings) => {
-            let sim = erpbridge_sim::Sim::new(super::sim_config(settings))
-                .map_err(|err| anyhow::anyhow!("tenant `{}`: {err}", tenant.id))?;
-            let hosted = HostedProvider::start(sim.factory(), RuntimeOptions::default())
-                .map_err(|err| anyhow::anyhow!("tenant `{}`: {err}", tenant.id))?;
-            Ok(Arc::new(hosted))
-        }
-        other => bail!(
-            "tenant `{}`: `erpbridge sync` can run `sim` providers only for now (this one is `{}`); \
-             start the sync through the hub (`POST /v1/tenants/{}/sync`)",
-            tenant.id,
-            other.kind(),
-            tenant.id
-        ),
     }
 }
 

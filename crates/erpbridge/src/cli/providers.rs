@@ -1,0 +1,86 @@
+//! From a tenant's `[provider]` section to a running [`Provider`]: the one place that
+//! knows every provider kind, so `serve`, `sync` and the benches can never host a tenant
+//! differently.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use erpbridge_config::{ProviderConfig, TenantConfig, TrytonSettings};
+use erpbridge_provider::Provider;
+use erpbridge_provider::runtime::{HostedProvider, RuntimeMonitor, RuntimeOptions};
+use erpbridge_tryton::{TrytonConfig, TrytonProvider};
+
+/// A tenant's provider, and the runtime monitor when the provider is hosted by the
+/// runtime (serial executors, pool): the hub reports its sessions and circuit.
+pub struct TenantProvider {
+    pub provider: Arc<dyn Provider>,
+    pub monitor: Option<RuntimeMonitor>,
+}
+
+/// Starts the tenant's provider. Nothing here waits for the ERP: a provider that is down
+/// at start-up shows as not ready, and the hub still serves what it has locally.
+pub fn provider_for(tenant: &TenantConfig) -> anyhow::Result<TenantProvider> {
+    let context = || format!("tenant `{}`", tenant.id);
+    match &tenant.provider {
+        ProviderConfig::Sim(settings) => {
+            let sim = erpbridge_sim::Sim::new(super::sim_config(settings)).with_context(context)?;
+            let hosted = HostedProvider::start(sim.factory(), runtime_options(tenant))
+                .with_context(context)?;
+            let monitor = hosted.monitor();
+            Ok(TenantProvider {
+                provider: Arc::new(hosted),
+                monitor: Some(monitor),
+            })
+        }
+        ProviderConfig::Tryton(settings) => {
+            // Tryton's HTTP API is safe to call concurrently: no serial executor, the
+            // provider bounds its own concurrency and serialises its logins.
+            let provider = TrytonProvider::new(tryton_config(settings)).with_context(context)?;
+            Ok(TenantProvider {
+                provider: Arc::new(provider),
+                monitor: None,
+            })
+        }
+        other => bail!(
+            "tenant `{}`: provider type `{}` is not built into this binary yet",
+            tenant.id,
+            other.kind()
+        ),
+    }
+}
+
+/// The Tryton provider's configuration from the tenant's section; knobs the config file
+/// does not expose keep the provider's defaults.
+pub fn tryton_config(s: &TrytonSettings) -> TrytonConfig {
+    TrytonConfig {
+        company: s.company,
+        warehouses: s.warehouses.clone(),
+        default_price_list: s.default_price_list,
+        language: s.language.clone(),
+        request_timeout: s.request_timeout,
+        max_concurrency: s.max_concurrency,
+        ..TrytonConfig::new(&s.url, &s.database, &s.user, s.password.expose())
+    }
+}
+
+/// The runtime's options from the tenant's `[runtime]` section.
+pub fn runtime_options(tenant: &TenantConfig) -> RuntimeOptions {
+    let r = &tenant.runtime;
+    RuntimeOptions {
+        queue_capacity: r.queue_capacity as usize,
+        min_sessions: r.min_sessions,
+        max_sessions: Some(r.max_sessions),
+        idle_timeout: r.idle_timeout,
+        keepalive_interval: r.keepalive,
+        call_timeout: r.call_timeout,
+        breaker_threshold: if r.breaker.enabled {
+            r.breaker.failure_threshold
+        } else {
+            u32::MAX
+        },
+        breaker_cooldown: r.breaker.open_for,
+        coalescing: r.coalescing.enabled,
+        warm_up: r.warm_up,
+        ..RuntimeOptions::default()
+    }
+}
