@@ -58,6 +58,13 @@ pub struct TrytonConfig {
     #[serde(default = "default_delta_overlap", with = "humantime_serde")]
     #[schemars(with = "String")]
     pub delta_overlap: Duration,
+    /// After Tryton refused the login (wrong user or password), every call fails at once
+    /// with that error for this long instead of logging in again (the login circuit is
+    /// open): retrying a wrong password only locks the user out, since Tryton answers
+    /// HTTP 429 after a few failed logins. `0s` turns the circuit off.
+    #[serde(default = "default_login_retry_after", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub login_retry_after: Duration,
 }
 
 fn default_language() -> String {
@@ -80,6 +87,9 @@ fn default_keepalive() -> Duration {
 }
 fn default_delta_overlap() -> Duration {
     Duration::from_secs(2)
+}
+fn default_login_retry_after() -> Duration {
+    Duration::from_secs(60)
 }
 
 impl TrytonConfig {
@@ -106,6 +116,7 @@ impl TrytonConfig {
             max_concurrency: default_max_concurrency(),
             keepalive: default_keepalive(),
             delta_overlap: default_delta_overlap(),
+            login_retry_after: default_login_retry_after(),
         }
     }
 

@@ -28,6 +28,16 @@ pub enum TrytonError {
     )]
     LoginRefused { user: String, database: String },
 
+    /// The login was refused a moment ago: not asking Tryton again yet.
+    #[error(
+        "Tryton refused the login of user `{user}` on database `{database}`: wrong user or password (login circuit open: no new login attempt for {retry_in_s} s)"
+    )]
+    LoginCircuitOpen {
+        user: String,
+        database: String,
+        retry_in_s: u64,
+    },
+
     #[error("Tryton rejected {method}: {message}")]
     User { method: String, message: String },
 
@@ -90,6 +100,7 @@ impl TrytonError {
             }
             TrytonError::NotFound(_) => ErrorKind::NotFound,
             TrytonError::LoginRefused { .. }
+            | TrytonError::LoginCircuitOpen { .. }
             | TrytonError::User { .. }
             | TrytonError::UnknownName { .. }
             | TrytonError::Protocol { .. }

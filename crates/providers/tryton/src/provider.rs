@@ -116,6 +116,12 @@ impl TrytonProvider {
         self.inner.rpc.login_count()
     }
 
+    /// Whether a refused login currently keeps every call from reaching Tryton
+    /// (see `TrytonConfig::login_retry_after`).
+    pub fn login_circuit_open(&self) -> bool {
+        self.inner.rpc.login_circuit_open()
+    }
+
     async fn tenant(&self) -> Result<&Tenant> {
         self.inner
             .tenant

@@ -10,6 +10,11 @@
 //!   20 times slower than gzip. It also labels even plain bodies `Content-Encoding:
 //!   gzip`, so reqwest's automatic decoding is off and the body is sniffed for the gzip
 //!   magic bytes instead.
+//! * **Login circuit.** A refused login (wrong user or password) is remembered for
+//!   `login_retry_after`: until then every call fails at once with the same fatal error
+//!   and Tryton is not asked again. Without it, each queued call or saga would log in
+//!   anew, and after a few failures Tryton answers HTTP 429 (transient), which would turn
+//!   a configuration error into a retry storm.
 //! * **Bounded concurrency.** A semaphore caps calls in flight: Tryton's threaded
 //!   Werkzeug server and SQLite degrade badly under many parallel requests.
 
@@ -47,6 +52,8 @@ pub(crate) struct Rpc {
     last_call: Mutex<Instant>,
     logins: AtomicU64,
     requests: AtomicU64,
+    /// Until when a refused login is not retried (Tokio clock, so tests can pause it).
+    login_refused_until: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Rpc {
@@ -75,6 +82,7 @@ impl Rpc {
             last_call: Mutex::new(Instant::now()),
             logins: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            login_refused_until: Mutex::new(None),
         })
     }
 
@@ -93,6 +101,13 @@ impl Rpc {
     /// How many logins this client made (tests prove re-login and serialisation).
     pub(crate) fn login_count(&self) -> u64 {
         self.logins.load(Ordering::Relaxed)
+    }
+
+    /// Whether a refused login keeps calls from reaching Tryton right now.
+    pub(crate) fn login_circuit_open(&self) -> bool {
+        self.login_refused_until
+            .lock()
+            .is_some_and(|until| tokio::time::Instant::now() < until)
     }
 
     /// HTTP requests sent so far (logins included).
@@ -181,10 +196,45 @@ impl Rpc {
         {
             return Ok(current);
         }
-        let session = Arc::new(self.login(*generation + 1).await?);
+        self.check_login_circuit()?;
+        let session = match self.login(*generation + 1).await {
+            Ok(session) => Arc::new(session),
+            Err(err) => {
+                if matches!(err, TrytonError::LoginRefused { .. })
+                    && !self.config.login_retry_after.is_zero()
+                {
+                    tracing::warn!(
+                        user = %self.config.user,
+                        database = %self.config.database,
+                        retry_after = ?self.config.login_retry_after,
+                        "Tryton refused the login; login circuit open"
+                    );
+                    *self.login_refused_until.lock() =
+                        Some(tokio::time::Instant::now() + self.config.login_retry_after);
+                }
+                return Err(err);
+            }
+        };
+        *self.login_refused_until.lock() = None;
         *generation += 1;
         *self.session.lock() = Some(session.clone());
         Ok(session)
+    }
+
+    /// `Err` while a refused login is fresh: the same verdict, without asking Tryton.
+    fn check_login_circuit(&self) -> Result<()> {
+        let until = *self.login_refused_until.lock();
+        match until {
+            Some(until) if tokio::time::Instant::now() < until => {
+                let left = until - tokio::time::Instant::now();
+                Err(TrytonError::LoginCircuitOpen {
+                    user: self.config.user.clone(),
+                    database: self.config.database.clone(),
+                    retry_in_s: left.as_secs_f64().ceil() as u64,
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn login(&self, generation: u64) -> Result<Session> {

@@ -19,11 +19,32 @@ async fn wrong_password_is_a_clear_fatal_error_without_retries() {
     assert!(err.to_string().contains("`admin`"), "{err}");
 
     // Lazily connected: the first call fails the same way, after exactly one login.
+    let config_off = config.clone();
     let provider = TrytonProvider::new(config).unwrap();
     let err = provider.health().await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Fatal);
     assert!(!err.is_retryable());
     assert_eq!(provider.login_count(), 1, "no login storm");
+
+    // The login circuit is open: more calls fail at once, fatally, without a login.
+    assert!(provider.login_circuit_open());
+    let calls = (0..6).map(|_| provider.health());
+    for result in futures::future::join_all(calls).await {
+        let err = result.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Fatal);
+        assert!(err.message.contains("wrong user or password"), "{err}");
+        assert!(err.message.contains("login circuit open"), "{err}");
+    }
+    assert_eq!(provider.login_count(), 1, "six more calls, no more logins");
+
+    // With the circuit switched off, each call logs in again (what the circuit prevents).
+    let mut off = config_off.clone();
+    off.login_retry_after = std::time::Duration::ZERO;
+    let provider = TrytonProvider::new(off).unwrap();
+    assert!(provider.health().await.is_err());
+    assert!(provider.health().await.is_err());
+    assert!(!provider.login_circuit_open());
+    assert_eq!(provider.login_count(), 2);
 
     // The right password still works (we stayed below Tryton's failed-login limit).
     let ok = server.provider().await;
