@@ -19,9 +19,9 @@
 //!
 //! The specification a provider author works from is `docs/provider-protocol.md`.
 
-// pub mod bench;
+pub mod bench;
 pub mod client;
-// pub mod conformance;
+pub mod conformance;
 pub mod convert;
 pub mod proto;
 pub mod server;
