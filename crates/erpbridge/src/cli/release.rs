@@ -25,6 +25,9 @@ enum ReleaseCommand {
         out: PathBuf,
     },
     /// Copy an artifact into a feed directory with a signed manifest.
+    // `--version` names the release here, so the binary's own `--version` flag (which
+    // clap propagates to every subcommand) is turned off for this one.
+    #[command(disable_version_flag = true)]
     Publish {
         /// The binary to publish.
         #[arg(long)]

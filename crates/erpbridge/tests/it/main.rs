@@ -1,4 +1,5 @@
 //! Tests of the `erpbridge` binary as a user runs it: a real process, real files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent_upgrade;
 mod config;

@@ -30,7 +30,27 @@ pub struct Readiness {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Version {
     pub name: &'static str,
+    /// The release version: the compiled one, or `ERPBRIDGE_VERSION_OVERRIDE`.
     pub version: &'static str,
+    /// The compiled version, always; differs from `version` only under the override.
+    pub build: &'static str,
+}
+
+/// Names the release version the process reports at `/version` instead of the compiled
+/// one. A packaging and test hook: one build can stand in for two releases, which is
+/// how the update agent's test with the real binary gets a "v2" without a second
+/// build. `build` in the answer keeps the compiled version visible.
+pub const VERSION_OVERRIDE_ENV: &str = "ERPBRIDGE_VERSION_OVERRIDE";
+
+fn reported_version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        std::env::var(VERSION_OVERRIDE_ENV)
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned())
+    })
 }
 
 /// The process is up and serving HTTP.
@@ -76,7 +96,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 pub async fn version() -> ApiJson<Version> {
     ApiJson(Version {
         name: "erpbridge",
-        version: env!("CARGO_PKG_VERSION"),
+        version: reported_version(),
+        build: env!("CARGO_PKG_VERSION"),
     })
 }
 
