@@ -227,7 +227,9 @@ async fn one_confirmed_sale_per_key_even_when_the_worker_is_killed_after_trytons
             unrecorded.push(key.clone());
         }
     }
-    assert_eq!(unrecorded.len(), 1, "one sale created but not recorded");
+    // (At least the one the kill cut off; reports are group-committed, so an earlier
+    // saga's progress may have died with the process too.)
+    assert!(!unrecorded.is_empty(), "a sale created but not recorded");
 
     // A new worker takes over once the dead one's lease ran out, and finishes.
     let mut child = spawn_fixture(&server, &path, &["--workers", "2", "--until-idle"]);
@@ -235,12 +237,14 @@ async fn one_confirmed_sale_per_key_even_when_the_worker_is_killed_after_trytons
     assert!(status.success(), "{status:?}");
 
     assert_one_confirmed_sale_each(&store, &tryton, &keys).await;
-    let found = saga(&store, &unrecorded[0]).await;
-    assert_eq!(
-        found.saga_state["already_existed"],
-        json!(true),
-        "the retry found the sale by its key instead of making another"
-    );
+    for key in &unrecorded {
+        let found = saga(&store, key).await;
+        assert_eq!(
+            found.saga_state["already_existed"],
+            json!(true),
+            "{key}: the retry found the sale by its key instead of making another"
+        );
+    }
     let status = store.status().await.unwrap();
     assert_eq!(status.completed_count, keys.len() as u64);
     assert_eq!(status.dead_count, 0);
