@@ -7,7 +7,8 @@
 //!
 //! How it maps onto the SDK, module by module:
 //! * `rpc`: sessions (`Authorization: Session ...`, re-login on 401,
-//!   logins serialised), gzip always (Tryton mislabels plain bodies as gzip, so bodies
+//!   logins serialised, a refused login not retried for `login_retry_after`: the login
+//!   circuit), gzip always (Tryton mislabels plain bodies as gzip, so bodies
 //!   are sniffed), error classification into the SDK's kinds ([`error`]).
 //! * `catalog` + `cursor`: articles are `product.product` variants joined with their
 //!   templates, categories are `product.category` (minus accounting categories),
