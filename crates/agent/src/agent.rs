@@ -524,16 +524,34 @@ impl Agent {
         version: &str,
     ) -> std::result::Result<(), String> {
         let t0 = Instant::now();
-        if let Err(e) = self.service.set_drain(true).await {
-            let msg = format!("cannot drain the service: {e}");
-            self.audit.write(
-                Record::new("drain", false)
-                    .versions(Some(current), Some(version))
-                    .detail(msg.clone()),
-            );
-            return Err(msg);
-        }
         let max = self.cfg.safe_window.max_wait;
+        // A busy service (the hub's store behind a catalog sync) may refuse or time out
+        // the switch for a while: keep asking within the wait, rather than putting the
+        // update off by `retry_after` at the first refusal.
+        loop {
+            match self.service.set_drain(true).await {
+                Ok(()) => break,
+                Err(e) if t0.elapsed() >= max => {
+                    // It may have landed after all; the service must not stay drained.
+                    let _ = self.service.set_drain(false).await;
+                    let msg = format!(
+                        "cannot drain the service within {max:?}: {e}; retry in {:?}",
+                        self.cfg.safe_window.retry_after
+                    );
+                    self.audit.write(
+                        Record::new("drain", false)
+                            .versions(Some(current), Some(version))
+                            .took(t0.elapsed())
+                            .detail(msg.clone()),
+                    );
+                    return Err(msg);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "drain request failed; asking again");
+                    tokio::time::sleep(self.cfg.safe_window.poll).await;
+                }
+            }
+        }
         let mut last = String::new();
         while t0.elapsed() < max {
             match self.service.in_flight().await {

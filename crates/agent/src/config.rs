@@ -150,6 +150,12 @@ pub struct SafeWindowConfig {
     #[serde(default = "default_retry_after", with = "humantime_serde")]
     #[schemars(with = "String")]
     pub retry_after: Duration,
+    /// Timeout of one drain or undrain request. Longer than the other probes: the
+    /// switch is a store write, and the hub on SQLite can wait up to its 30 s busy
+    /// timeout behind a catalog sync's transactions before answering.
+    #[serde(default = "default_switch_timeout", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub switch_timeout: Duration,
     /// Windows (`HH:MM-HH:MM`, UTC, may wrap midnight) in which updates may start.
     /// Empty: any time.
     #[serde(default)]
@@ -230,6 +236,9 @@ fn default_status_poll() -> Duration {
 fn default_retry_after() -> Duration {
     Duration::from_secs(300)
 }
+fn default_switch_timeout() -> Duration {
+    Duration::from_secs(35)
+}
 fn default_healthz() -> String {
     "/healthz".into()
 }
@@ -260,6 +269,7 @@ impl Default for SafeWindowConfig {
             max_wait: default_max_wait(),
             poll: default_status_poll(),
             retry_after: default_retry_after(),
+            switch_timeout: default_switch_timeout(),
             maintenance: Vec::new(),
         }
     }

@@ -21,8 +21,9 @@
 //!    artifact downloaded into staging with its sha256 and size equal to the manifest's.
 //!    A failure is audited and the release left alone for `feed.reject_backoff`.
 //! 2. **safe window**: inside a maintenance window (if any are configured), POST the
-//!    service's drain switch and poll `/api/erp/status` until the in-flight count is 0;
-//!    after `safe_window.max_wait` undrain and try again `retry_after` later.
+//!    service's drain switch (asking again while a busy service refuses it) and poll
+//!    `/api/erp/status` until the in-flight count is 0; after `safe_window.max_wait`
+//!    undrain and try again `retry_after` later.
 //! 3. **swap**: back up (a copy; keep N) and stage the new binary beside the old one
 //!    (temp file, fsync) while the service still runs; then stop, rename over the
 //!    old binary, fsync the directory, start. Only stop, rename and start (and the

@@ -235,6 +235,7 @@ impl Service {
         };
         let resp = self
             .authed(self.http.request(method.clone(), self.url(path)))
+            .timeout(self.window.switch_timeout)
             .send()
             .await
             .map_err(|e| Error::Service(format!("{method} {path}: {e}")))?;

@@ -8,7 +8,9 @@
 //!
 //! Environment: `FIXTURE_ADDR` (listen address), `FIXTURE_LOG` (file where work
 //! completions are appended as `done <id> <version>`), `FIXTURE_DRAIN_FILE` (the drain
-//! switch survives restarts in this file, as the hub's does in its store).
+//! switch survives restarts in this file, as the hub's does in its store),
+//! `FIXTURE_DRAIN_REFUSE=N` (the first N drain requests get 503, as the hub's do while
+//! its SQLite store is locked by a catalog sync).
 //!
 //! HTTP: `GET /healthz`, `GET /version` (`{"name","version"}`), `GET /api/erp/status`
 //! (`{"in_progress_count", "pending_count", "draining"}`, the hub's shape),
@@ -36,6 +38,7 @@ struct Fixture {
     draining: AtomicBool,
     in_flight: AtomicU64,
     log: Option<std::path::PathBuf>,
+    drain_refusals: AtomicU64,
 }
 
 fn read_trailer() -> (String, String) {
@@ -94,6 +97,12 @@ async fn main() {
         draining: AtomicBool::new(drain_file().is_some_and(|f| f.exists())),
         in_flight: AtomicU64::new(0),
         log: std::env::var_os("FIXTURE_LOG").map(Into::into),
+        drain_refusals: AtomicU64::new(
+            std::env::var("FIXTURE_DRAIN_REFUSE")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+        ),
     });
     let app = Router::new()
         .route(
@@ -125,9 +134,19 @@ async fn main() {
         .route(
             "/api/erp/drain",
             post(|State(s): State<Arc<Fixture>>| async move {
+                let refuse = s
+                    .drain_refusals
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                if refuse {
+                    return (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        Json(serde_json::json!({"title": "store busy"})),
+                    );
+                }
                 s.draining.store(true, Ordering::SeqCst);
                 persist_drain(true);
-                Json(serde_json::json!({"draining": true}))
+                (StatusCode::OK, Json(serde_json::json!({"draining": true})))
             })
             .delete(|State(s): State<Arc<Fixture>>| async move {
                 s.draining.store(false, Ordering::SeqCst);

@@ -38,6 +38,8 @@ pub struct Opts {
     pub max_wait: &'static str,
     pub health_timeout: &'static str,
     pub feed_location: Option<String>,
+    /// The fixture answers this many drain requests with 503 first.
+    pub drain_refusals: u32,
 }
 
 impl Default for Opts {
@@ -48,6 +50,7 @@ impl Default for Opts {
             max_wait: "30s",
             health_timeout: "10s",
             feed_location: None,
+            drain_refusals: 0,
         }
     }
 }
@@ -103,6 +106,7 @@ stop_timeout = "10s"
 FIXTURE_ADDR = "127.0.0.1:{port}"
 FIXTURE_LOG = "{log}"
 FIXTURE_DRAIN_FILE = "{drain}"
+FIXTURE_DRAIN_REFUSE = "{refusals}"
 [safe_window]
 max_wait = "{max_wait}"
 poll = "100ms"
@@ -122,6 +126,7 @@ listen = "127.0.0.1:{status}"
             max_wait = opts.max_wait,
             health_timeout = opts.health_timeout,
             status = env.status_port,
+            refusals = opts.drain_refusals,
         );
         std::fs::write(env.path("agent.toml"), config).unwrap();
         env

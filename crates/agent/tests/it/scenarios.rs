@@ -353,6 +353,30 @@ fn drain_that_never_completes_is_abandoned_and_retried() {
     assert!(log.contains("done long 1.0.0"), "{log}");
 }
 
+/// The hub on SQLite may refuse the drain switch (503) or answer late while a catalog
+/// sync holds the store: the agent asks again within `max_wait` instead of putting the
+/// update off by `retry_after` (1 h here) at the first refusal.
+#[test]
+fn refused_drain_requests_are_retried_within_the_wait() {
+    let mut env = Env::new(Opts {
+        drain_refusals: 3,
+        ..Opts::default()
+    });
+    std::fs::write(
+        env.path("agent.toml"),
+        std::fs::read_to_string(env.path("agent.toml"))
+            .unwrap()
+            .replace("retry_after = \"1s\"", "retry_after = \"1h\""),
+    )
+    .unwrap();
+    env.start_agent(None);
+    env.wait_version("1.0.0", LONG);
+    env.publish("2.0.0", "ok");
+    env.wait_commit("2.0.0", LONG);
+    assert!(env.events("drain", false).is_empty(), "{}", env.logs());
+    assert_eq!(env.events("drain", true).len(), 1);
+}
+
 #[test]
 fn sigterm_stops_agent_and_its_service_cleanly() {
     let mut env = Env::new(Opts::default());
