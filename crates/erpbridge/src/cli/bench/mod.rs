@@ -6,6 +6,7 @@
 
 use clap::{Args, Subcommand};
 
+pub mod agent;
 pub mod live;
 pub mod outbox;
 pub mod sync;
@@ -27,6 +28,8 @@ pub enum Bench {
     Outbox(outbox::OutboxBenchArgs),
     /// Full sync, delta sync and search latency at catalog scale.
     Sync(sync::SyncBenchArgs),
+    /// Update agent with the real hub: publish to healthy, swap downtime, rollback.
+    Agent(agent::AgentBenchArgs),
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
@@ -35,6 +38,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
         Bench::Tryton(args) => tryton::run(args)?,
         Bench::Outbox(args) => outbox::run(args)?,
         Bench::Sync(args) => return sync::run(args),
+        Bench::Agent(args) => agent::run(args)?,
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
