@@ -64,7 +64,43 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(file) => Config::load(file).map_err(|errors| anyhow::anyhow!("{errors}"))?,
         None => Config::embedded_default(),
     };
+    let listen = args.listen.unwrap_or(config.server.listen);
+    let hub = start(&config, listen).await?;
+    print_banner(&config, embedded, hub.addr, &index_dir(&config.store));
+    shutdown_signal().await;
+    hub.stop().await
+}
 
+/// A hub running in this process: HTTP server, outbox workers and sync scheduler.
+pub struct RunningHub {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    scheduler: Scheduler,
+    engine: erpbridge_outbox::EngineHandle,
+}
+
+impl RunningHub {
+    /// Graceful stop: stop accepting, finish in-flight requests, stop the scheduler (an
+    /// in-flight sync rolls back to its last committed page), then let the outbox
+    /// workers finish the step they are in.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        let result = self.server.await;
+        tracing::info!("HTTP server stopped; stopping sync scheduler and outbox workers");
+        self.scheduler.stop();
+        self.engine.shutdown().await;
+        result
+            .context("the HTTP server task failed")?
+            .context("serving HTTP")
+    }
+}
+
+/// Starts everything `serve` runs, listening on `listen` (port 0 picks a free one).
+/// `erpbridge serve` and `erpbridge bench api` both come through here, so the benchmark
+/// measures exactly what production runs.
+pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<RunningHub> {
     let db = open_store(&config.store).await?;
     db.migrate().await.context("migrating the store")?;
     let catalog = CatalogStore::new(db.clone());
@@ -83,7 +119,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         outbox_store.clone(),
         SagaCatalog::standard(),
         Arc::new(registry.clone()),
-        outbox_options(&config),
+        outbox_options(config),
     )
     .start();
     let outbox =
@@ -112,11 +148,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let state = builder.build().context("building the hub")?;
     registry.bind(&state);
+    // Providers outside the runtime (Tryton) are ready once they have described
+    // themselves (which logs in): ask now and every 5 s until it works, so /readyz does
+    // not wait for the first query.
+    for ctx in state.tenants().filter(|t| t.monitor.is_none()) {
+        let ctx = Arc::clone(ctx);
+        tokio::spawn(async move {
+            while let Err(err) = ctx.describe().await {
+                tracing::warn!(tenant = %ctx.id, error = %err, "provider not ready yet");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        });
+    }
     if outbox_store.draining().await.unwrap_or(false) {
         state.set_draining(true);
     }
 
-    let listen = args.listen.unwrap_or(config.server.listen);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -157,15 +204,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
 
-    print_banner(&config, embedded, addr, &index_dir);
-
-    let server = erpbridge_hub::serve(listener, state.clone(), shutdown_signal());
-    let result = server.await;
-    tracing::info!("HTTP server stopped; stopping sync scheduler and outbox workers");
-    scheduler.stop();
-    engine.shutdown().await;
-    result.context("serving HTTP")?;
-    Ok(())
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(erpbridge_hub::serve(listener, state.clone(), async move {
+        let _ = stopped.await;
+    }));
+    Ok(RunningHub {
+        addr,
+        state,
+        stop,
+        server,
+        scheduler,
+        engine,
+    })
 }
 
 async fn shutdown_signal() {
@@ -213,7 +263,7 @@ fn print_banner(config: &Config, embedded: bool, addr: SocketAddr, index_dir: &P
         println!();
         println!("  try:");
         println!(
-            "    curl -H 'Authorization: Bearer {DEMO_API_KEY}' '{base}/v1/tenants/demo/articles?q=schraube&page_size=5'"
+            "    curl -H 'Authorization: Bearer {DEMO_API_KEY}' '{base}/v1/tenants/demo/articles?q=sechskantschraube&page_size=5'"
         );
         println!(
             "    curl -H 'Authorization: Bearer {DEMO_API_KEY}' '{base}/v1/tenants/demo/articles/A00000001?customer=C0000001'"
