@@ -397,21 +397,35 @@ impl Agent {
             }
         };
 
-        self.phase(Some("drain"));
-        if let Err(reason) = self.safe_window(&current, &version).await {
-            self.deferred_until = Some(Instant::now() + self.cfg.safe_window.retry_after);
-            return self.finish_check(Outcome::Deferred(reason));
-        }
-        self.deferred_until = None;
         let journal = Journal {
             phase: Phase::Prepared,
-            from: current,
+            from: current.clone(),
             to: manifest.version.clone(),
             staged,
             backup: None,
             started_at: Utc::now(),
         };
-        let outcome = self.install(journal).await;
+        // Backup and staging first: they need no drain, and while the service is
+        // drained it refuses new orders, so that window holds only the wait for
+        // in-flight work. The journal also covers the drain wait now: an agent that
+        // dies in it is recovered by an undrain.
+        let (journal, staged_beside) = match self.prepare(journal) {
+            Ok(x) => x,
+            Err(outcome) => {
+                self.set_status(|s| s.pending = None);
+                return self.finish_check(outcome);
+            }
+        };
+
+        self.phase(Some("drain"));
+        if let Err(reason) = self.safe_window(&current, &version).await {
+            let _ = std::fs::remove_file(&staged_beside);
+            let _ = Journal::clear(&self.cfg.state_dir);
+            self.deferred_until = Some(Instant::now() + self.cfg.safe_window.retry_after);
+            return self.finish_check(Outcome::Deferred(reason));
+        }
+        self.deferred_until = None;
+        let outcome = self.install(journal, staged_beside).await;
         self.set_status(|s| s.pending = None);
         self.finish_check(outcome)
     }
@@ -591,9 +605,9 @@ impl Agent {
         }
     }
 
-    /// Backup and staging (service still running), stop, rename into place, then
-    /// [`Self::finish_new`]. Only stop, rename and start are inside the downtime.
-    async fn install(&mut self, mut j: Journal) -> Outcome {
+    /// Backup and staging beside the installed binary, while the service runs
+    /// undisturbed. Returns the journal and the staged file.
+    fn prepare(&mut self, mut j: Journal) -> std::result::Result<(Journal, PathBuf), Outcome> {
         let binary = self.cfg.service.binary.clone();
         let (from, to) = (j.from.clone(), j.to.clone());
         let v = |r: Record| r.versions(Some(&from), Some(&to));
@@ -608,9 +622,10 @@ impl Agent {
             Err(e) => {
                 self.audit
                     .write(v(Record::new("backup", false)).detail(e.to_string()));
-                let _ = self.service.set_drain(false).await;
                 let _ = Journal::clear(&self.cfg.state_dir);
-                return Outcome::Deferred(format!("backup failed, update abandoned: {e}"));
+                return Err(Outcome::Deferred(format!(
+                    "backup failed, update abandoned: {e}"
+                )));
             }
         };
         self.audit.write(
@@ -623,16 +638,23 @@ impl Agent {
         self.save_journal(&j);
         test_hook_kill_at("after-backup");
 
-        let staged_beside = match fsutil::stage_beside(&j.staged, &binary) {
-            Ok((tmp, _)) => tmp,
+        match fsutil::stage_beside(&j.staged, &binary) {
+            Ok((tmp, _)) => Ok((j, tmp)),
             Err(e) => {
                 self.audit
                     .write(v(Record::new("replace", false)).detail(e.to_string()));
-                let _ = self.service.set_drain(false).await;
                 let _ = Journal::clear(&self.cfg.state_dir);
-                return Outcome::Deferred(format!("staging the binary failed: {e}"));
+                Err(Outcome::Deferred(format!("staging the binary failed: {e}")))
             }
-        };
+        }
+    }
+
+    /// Stop, rename the staged binary into place, then [`Self::finish_new`]. Only
+    /// stop, rename and start (and the health check) are inside the downtime.
+    async fn install(&mut self, mut j: Journal, staged_beside: PathBuf) -> Outcome {
+        let binary = self.cfg.service.binary.clone();
+        let (from, to) = (j.from.clone(), j.to.clone());
+        let v = |r: Record| r.versions(Some(&from), Some(&to));
 
         self.phase(Some("stop"));
         let swap_start = Instant::now();

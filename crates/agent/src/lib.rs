@@ -20,15 +20,16 @@
 //!    public key, manifest bound to the listed version and channel, agent new enough,
 //!    artifact downloaded into staging with its sha256 and size equal to the manifest's.
 //!    A failure is audited and the release left alone for `feed.reject_backoff`.
-//! 2. **safe window**: inside a maintenance window (if any are configured), POST the
+//! 2. **prepare**: back up the installed binary (a copy; keep N) and stage the new one
+//!    beside it (temp file, fsync) while the service runs undisturbed; journalled.
+//! 3. **safe window**: inside a maintenance window (if any are configured), POST the
 //!    service's drain switch (asking again while a busy service refuses it) and poll
 //!    `/api/erp/status` until the in-flight count is 0; after `safe_window.max_wait`
-//!    undrain and try again `retry_after` later.
-//! 3. **swap**: back up (a copy; keep N) and stage the new binary beside the old one
-//!    (temp file, fsync) while the service still runs; then stop, rename over the
-//!    old binary, fsync the directory, start. Only stop, rename and start (and the
-//!    health check) are downtime.
-//! 4. **health**: `/healthz` ok and `/version` equal to the new version within
+//!    undrain, drop the staged file and try again `retry_after` later. A drained hub
+//!    refuses new orders, so nothing slow happens inside this window.
+//! 4. **swap**: stop, rename over the old binary, fsync the directory, start. Only
+//!    stop, rename and start (and the health check) are downtime.
+//! 5. **health**: `/healthz` ok and `/version` equal to the new version within
 //!    `health.timeout`; then commit. Otherwise **roll back**: mark the version bad (it is
 //!    never retried), restore the backup, start, check the old version is healthy.
 //!

@@ -606,7 +606,7 @@ listen = "127.0.0.1:{status_port}"
     // The order of the update, and when each saga ran relative to it.
     let records = audit(&site);
     let order: Vec<&str> = [
-        "verify", "drain", "backup", "stop", "replace", "start", "health", "commit", "undrain",
+        "verify", "backup", "drain", "stop", "replace", "start", "health", "commit", "undrain",
     ]
     .into_iter()
     .filter(|name| event(&records, name, &v2).is_some())
@@ -614,7 +614,7 @@ listen = "127.0.0.1:{status_port}"
     assert_eq!(order.len(), 9, "every step audited ok: {records:#?}");
     let at = |name: &str| ts(&event(&records, name, &v2).unwrap()["ts"]);
     let names = [
-        "verify", "drain", "backup", "stop", "replace", "start", "health", "commit",
+        "verify", "backup", "drain", "stop", "replace", "start", "health", "commit",
     ];
     for pair in names.windows(2) {
         assert!(
