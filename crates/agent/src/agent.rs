@@ -195,7 +195,11 @@ impl Agent {
         self.service.stop_stale().await;
         let aborted = match Journal::load(&self.cfg.state_dir)? {
             Some(journal) => self.recover(journal).await?,
-            None => None,
+            None => {
+                // Left by an agent that died between committing and cleaning up.
+                self.drop_rollback_copy();
+                None
+            }
         };
         if self.service.mode() == ServiceMode::Process && !self.service.is_child_running() {
             self.service.start().await?;
@@ -244,6 +248,7 @@ impl Agent {
                             j.phase
                         )),
                 );
+                self.drop_rollback_copy();
                 Journal::clear(&self.cfg.state_dir)?;
                 Ok(Some((j.from, j.to)))
             }
@@ -420,6 +425,7 @@ impl Agent {
         self.phase(Some("drain"));
         if let Err(reason) = self.safe_window(&current, &version).await {
             let _ = std::fs::remove_file(&staged_beside);
+            self.drop_rollback_copy();
             let _ = Journal::clear(&self.cfg.state_dir);
             self.deferred_until = Some(Instant::now() + self.cfg.safe_window.retry_after);
             return self.finish_check(Outcome::Deferred(reason));
@@ -639,7 +645,17 @@ impl Agent {
         test_hook_kill_at("after-backup");
 
         match fsutil::stage_beside(&j.staged, &binary) {
-            Ok((tmp, _)) => Ok((j, tmp)),
+            Ok((tmp, _)) => {
+                // A ready copy of the old binary beside the installed one makes a
+                // rollback a rename instead of a copy inside the downtime. Without
+                // it (say, no space) the rollback copies from the backup.
+                if let Some(b) = &j.backup
+                    && let Err(e) = fsutil::atomic_copy(b, &self.rollback_copy())
+                {
+                    tracing::warn!(error = %e, "no ready rollback copy; a rollback copies the backup");
+                }
+                Ok((j, tmp))
+            }
             Err(e) => {
                 self.audit
                     .write(v(Record::new("replace", false)).detail(e.to_string()));
@@ -667,6 +683,7 @@ impl Agent {
             );
             let _ = std::fs::remove_file(&staged_beside);
             let _ = self.service.start().await;
+            self.drop_rollback_copy();
             let _ = Journal::clear(&self.cfg.state_dir);
             return Outcome::Deferred(format!("stopping the service failed: {e}"));
         }
@@ -682,6 +699,7 @@ impl Agent {
             self.audit
                 .write(v(Record::new("replace", false)).detail(e.to_string()));
             let _ = self.service.start().await;
+            self.drop_rollback_copy();
             let _ = Journal::clear(&self.cfg.state_dir);
             return Outcome::Deferred(format!("replacing the binary failed: {e}"));
         }
@@ -728,6 +746,7 @@ impl Agent {
                     tracing::error!(error = %e, "saving agent state failed");
                 }
                 let _ = Journal::clear(&self.cfg.state_dir);
+                self.drop_rollback_copy();
                 let _ = std::fs::remove_dir_all(self.cfg.state_dir.join("staging").join(&to));
                 self.audit.write(
                     v(Record::new("commit", true))
@@ -766,10 +785,16 @@ impl Agent {
             tracing::error!(error = %e, "saving agent state failed");
         }
         let _ = self.service.stop().await;
-        let restored = match &j.backup {
-            Some(b) => fsutil::atomic_copy(b, &self.cfg.service.binary).map(|_| ()),
-            None => Ok(()),
-        };
+        let ready = self.rollback_copy();
+        let restored =
+            if ready.exists() && fsutil::rename_into(&ready, &self.cfg.service.binary).is_ok() {
+                Ok(())
+            } else {
+                match &j.backup {
+                    Some(b) => fsutil::atomic_copy(b, &self.cfg.service.binary).map(|_| ()),
+                    None => Ok(()),
+                }
+            };
         if let Err(e) = restored {
             self.audit.write(
                 v(Record::new("rollback", false))
@@ -782,6 +807,7 @@ impl Agent {
             .wait_healthy(&from, self.cfg.health.timeout)
             .await;
         let _ = Journal::clear(&self.cfg.state_dir);
+        self.drop_rollback_copy();
         self.state.current_version = Some(from.clone());
         if let Err(e) = self.state.save(&self.cfg.state_dir) {
             tracing::error!(error = %e, "saving agent state failed");
@@ -832,6 +858,21 @@ impl Agent {
                 .took(t.elapsed())
                 .detail(last.unwrap_or_default()),
         );
+    }
+
+    /// `<binary>.rollback`: the old binary, ready to be renamed back.
+    fn rollback_copy(&self) -> PathBuf {
+        let binary = &self.cfg.service.binary;
+        let mut name = binary
+            .file_name()
+            .map(std::ffi::OsStr::to_os_string)
+            .unwrap_or_else(|| "binary".into());
+        name.push(".rollback");
+        binary.with_file_name(name)
+    }
+
+    fn drop_rollback_copy(&self) {
+        let _ = std::fs::remove_file(self.rollback_copy());
     }
 
     fn backup(&self, from: &str, binary: &Path) -> Result<PathBuf> {

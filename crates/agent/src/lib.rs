@@ -20,8 +20,9 @@
 //!    public key, manifest bound to the listed version and channel, agent new enough,
 //!    artifact downloaded into staging with its sha256 and size equal to the manifest's.
 //!    A failure is audited and the release left alone for `feed.reject_backoff`.
-//! 2. **prepare**: back up the installed binary (a copy; keep N) and stage the new one
-//!    beside it (temp file, fsync) while the service runs undisturbed; journalled.
+//! 2. **prepare**: back up the installed binary (a copy; keep N), stage the new one
+//!    beside it (temp file, fsync) and a ready copy of the old one
+//!    (`<binary>.rollback`), while the service runs undisturbed; journalled.
 //! 3. **safe window**: inside a maintenance window (if any are configured), POST the
 //!    service's drain switch (asking again while a busy service refuses it) and poll
 //!    `/api/erp/status` until the in-flight count is 0; after `safe_window.max_wait`
@@ -31,7 +32,8 @@
 //!    stop, rename and start (and the health check) are downtime.
 //! 5. **health**: `/healthz` ok and `/version` equal to the new version within
 //!    `health.timeout`; then commit. Otherwise **roll back**: mark the version bad (it is
-//!    never retried), restore the backup, start, check the old version is healthy.
+//!    never retried), restore the old binary (a rename of the ready copy, or a copy of
+//!    the backup if it is missing), start, check the old version is healthy.
 //!
 //! Every step is journalled on disk first ([`state`]); a restarted agent completes or
 //! rolls back what it finds, and because the binary is only ever replaced by an

@@ -172,6 +172,8 @@ fn failed_health_rolls_back_is_not_retried_and_later_release_installs() {
     assert_eq!(service_version(env.service_port).as_deref(), Some("2.0.0"));
     assert!(healthy(env.service_port));
     assert_eq!(env.installed_sha(), v2_sha);
+    // The ready copy of v2 was renamed back into place, not left beside it.
+    assert!(!env.path("install/erpbridge.rollback").exists());
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(env.path("state/state.json")).unwrap()).unwrap();
     assert_eq!(state["bad_versions"], serde_json::json!(["3.0.0"]));
@@ -189,6 +191,10 @@ fn failed_health_rolls_back_is_not_retried_and_later_release_installs() {
     env.wait_version("4.0.0", LONG);
     env.wait_commit("4.0.0", LONG);
     assert_eq!(env.events("commit", true).len(), 1);
+    assert!(
+        !env.path("install/erpbridge.rollback").exists(),
+        "a commit drops the ready rollback copy"
+    );
 }
 
 fn killed_at(point: &str) {
