@@ -301,14 +301,35 @@ enabled = false
     }
 }
 
-/// Kills a child left running by a failed assertion.
+/// Stops a child left running by a failed assertion: SIGTERM first (an agent then
+/// stops the hub it supervises), SIGKILL if it has not exited within 10 s.
 struct Reap(Option<Child>);
 
 impl Drop for Reap {
     fn drop(&mut self) {
         if let Some(child) = self.0.as_mut() {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(10) {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// SIGKILLs the service the agent recorded in its pid file, should the agent have
+/// died without stopping it: a failed test must not leave a hub running.
+struct ReapService(PathBuf);
+
+impl Drop for ReapService {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.0) {
+            let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
         }
     }
 }
@@ -544,6 +565,8 @@ listen = "127.0.0.1:{status_port}"
     ]);
 
     let log = std::fs::File::create(site.path("agent.log")).unwrap();
+    // Dropped after the agent's Reap (declared first, dropped last).
+    let _service = ReapService(site.path("state/service.pid"));
     let mut agent = Reap(Some(
         Command::new(ERPBRIDGE)
             .args(["agent", "--config"])
