@@ -7,6 +7,7 @@
 use clap::{Args, Subcommand};
 
 pub mod agent;
+pub mod api;
 pub mod live;
 pub mod outbox;
 pub mod sync;
@@ -28,6 +29,8 @@ pub enum Bench {
     Outbox(outbox::OutboxBenchArgs),
     /// Full sync, delta sync and search latency at catalog scale.
     Sync(sync::SyncBenchArgs),
+    /// The hub's HTTP API against the provider and store it fronts: overhead, cache hit rate.
+    Api(api::ApiBenchArgs),
     /// Update agent with the real hub: publish to healthy, swap downtime, rollback.
     Agent(agent::AgentBenchArgs),
 }
@@ -39,6 +42,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
         Bench::Outbox(args) => outbox::run(args)?,
         Bench::Sync(args) => return sync::run(args),
         Bench::Agent(args) => agent::run(args)?,
+        Bench::Api(args) => api::run(args)?,
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
