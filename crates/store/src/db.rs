@@ -5,8 +5,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Connection};
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex as StdMutex, OnceLock};
 use std::time::Duration;
 
 use crate::error::StoreError;
@@ -28,6 +30,29 @@ pub enum SqliteDurability {
     #[default]
     Full,
     Normal,
+}
+
+/// The in-process queue of writers to one SQLite file.
+///
+/// SQLite lets one writer in at a time and makes the others poll with sleeps (the busy
+/// handler), which is not fair: a writer that commits and begins again at once (a sync
+/// writing batch after batch) can starve a waiting one past any busy timeout. Seen here:
+/// one tenant's sync failing with "database is locked" while another tenant's sync
+/// committed, and an operator's drain switch blocked for the length of a catalog sync.
+/// Every write transaction of this crate on SQLite first takes this lock; tokio's mutex
+/// is FIFO, so writers in this process take turns and wait in a queue, not in a poll
+/// loop. Writers in other processes still meet SQLite's busy timeout.
+pub(crate) fn sqlite_writer(pool: &SqlitePool) -> Arc<tokio::sync::Mutex<()>> {
+    static WRITERS: OnceLock<StdMutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+        OnceLock::new();
+    let file = pool.connect_options().get_filename().to_path_buf();
+    // Two spellings of one file must share a queue; a file not there yet keeps its own.
+    let key = std::fs::canonicalize(&file).unwrap_or(file);
+    let mut writers = WRITERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Arc::clone(writers.entry(key).or_default())
 }
 
 /// A connection pool to one of the two backends. Cheap to clone.
@@ -240,6 +265,54 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, MIGRATIONS.len() as i64);
+    }
+
+    /// The catalog's and the outbox's writers share one FIFO queue per file, also across
+    /// two pools opened on the same file: while a writer holds its turn, the others wait
+    /// for it instead of racing it in SQLite's busy handler; once it is done, they all run.
+    #[tokio::test]
+    async fn sqlite_writers_of_one_file_share_one_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.sqlite");
+        let db = Db::open_sqlite(&path, SqliteDurability::Normal)
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let other = Db::open_sqlite(&path, SqliteDurability::Normal)
+            .await
+            .unwrap();
+        let Db::Sqlite(pool) = &db else {
+            unreachable!()
+        };
+        let turn = sqlite_writer(pool).lock_owned().await;
+
+        let catalog = crate::catalog::CatalogStore::new(other.clone());
+        let outbox = crate::outbox::OutboxStore::new(other.clone());
+        let lock = tokio::spawn(async move { catalog.try_lock_sync("tenant-a").await });
+        let drain = tokio::spawn(async move { outbox.set_draining(true).await });
+        // Both are queued behind the held turn: give them every chance to run.
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(
+            !lock.is_finished(),
+            "the sync lock write did not wait its turn"
+        );
+        assert!(
+            !drain.is_finished(),
+            "the outbox write did not wait its turn"
+        );
+
+        drop(turn);
+        assert!(lock.await.unwrap().unwrap().is_some());
+        drain.await.unwrap().unwrap();
+        assert!(
+            crate::outbox::OutboxStore::new(db)
+                .draining()
+                .await
+                .unwrap()
+        );
     }
 
     #[test]

@@ -105,6 +105,7 @@ impl SyncLock {
                 let host = hostname();
                 let owner = format!("{host}:{}:{}", std::process::id(), uuid::Uuid::new_v4());
                 let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 4);
+                let _turn = crate::db::sqlite_writer(pool).lock_owned().await;
                 let now = now_ms();
                 let taken = sqlx::query(
                     "INSERT INTO sync_locks (tenant, owner, expires_ms) VALUES ($1, $2, $3)
@@ -230,6 +231,8 @@ async fn renew(
     tick.tick().await;
     loop {
         tick.tick().await;
+        // In the file's writer queue: behind another tenant's batches, not starved by them.
+        let _turn = crate::db::sqlite_writer(&pool).lock_owned().await;
         let renewed =
             sqlx::query("UPDATE sync_locks SET expires_ms = $1 WHERE tenant = $2 AND owner = $3")
                 .bind(now_ms() + lease_ms)

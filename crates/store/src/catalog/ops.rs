@@ -8,9 +8,19 @@
 pub(crate) mod sqlite {
     type DB = sqlx::Sqlite;
     include!("ops_body.rs");
+
+    /// This file's writer queue ([`crate::db::sqlite_writer`]), held for the transaction.
+    async fn write_turn(pool: &Pool) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        Some(crate::db::sqlite_writer(pool).lock_owned().await)
+    }
 }
 
 pub(crate) mod postgres {
     type DB = sqlx::Postgres;
     include!("ops_body.rs");
+
+    /// PostgreSQL queues writers by row locks itself.
+    async fn write_turn(_pool: &Pool) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        None
+    }
 }

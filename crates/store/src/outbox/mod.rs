@@ -14,8 +14,9 @@
 //!   crashed worker's rows therefore become due again by themselves when the lease runs
 //!   out; nobody has to sweep for them. PostgreSQL claims with `FOR UPDATE SKIP LOCKED`
 //!   so many workers in many processes take disjoint batches without waiting on each
-//!   other; SQLite claims inside `BEGIN IMMEDIATE`, serialised in-process by a mutex so
-//!   concurrent writers queue on a tokio lock instead of SQLite's sleeping busy handler.
+//!   other; SQLite claims inside `BEGIN IMMEDIATE`, serialised in-process by the file's writer
+//!   queue ([`crate::db::sqlite_writer`]) so concurrent writers, the catalog's included,
+//!   wait their turn instead of polling in SQLite's busy handler.
 //! * **Settle** reports progress, completion, a retry or death, always fenced by the
 //!   lease token: a worker that lost its lease gets [`StoreError::LeaseLost`] and cannot
 //!   overwrite what the new owner did. Settles come in batches so the engine can commit
@@ -42,7 +43,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Sqlite, Transaction};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
+use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::db::Db;
@@ -55,7 +56,6 @@ use sql::{Arg, Conn, RowRead};
 pub struct OutboxStore {
     db: Db,
     clock: Clock,
-    sqlite_writer: Arc<Mutex<()>>,
     /// SQLite group commit of single enqueues, started on first use.
     intake: Arc<OnceLock<mpsc::UnboundedSender<EnqueueJob>>>,
 }
@@ -149,7 +149,6 @@ impl OutboxStore {
         Self {
             db,
             clock,
-            sqlite_writer: Arc::new(Mutex::new(())),
             intake: Arc::new(OnceLock::new()),
         }
     }
@@ -160,7 +159,6 @@ impl OutboxStore {
         Self {
             db: self.db.clone(),
             clock: self.clock.clone(),
-            sqlite_writer: self.sqlite_writer.clone(),
             intake: Arc::new(OnceLock::new()),
         }
     }
@@ -176,7 +174,7 @@ impl OutboxStore {
     async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match &self.db {
             Db::Sqlite(pool) => {
-                let guard = self.sqlite_writer.clone().lock_owned().await;
+                let guard = crate::db::sqlite_writer(pool).lock_owned().await;
                 // IMMEDIATE takes SQLite's write lock at BEGIN: a read-then-write
                 // transaction can then never fail half-way with SQLITE_BUSY.
                 let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
