@@ -39,6 +39,11 @@ enum Command {
     Release(cli::release::ReleaseArgs),
     /// The outbox: status, failed and dead sagas, one saga in full, retries, draining.
     Jobs(cli::jobs::JobsArgs),
+    /// The simulated ERP as a separate process behind the gRPC provider protocol.
+    #[command(name = "sim-erp")]
+    SimErp(cli::sim_erp::SimErpArgs),
+    /// Provider protocol tools: `provider test ADDR` runs the conformance suite.
+    Provider(cli::provider::ProviderArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -52,5 +57,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Agent(args) => cli::agent::run(args),
         Command::Release(args) => cli::release::run(args),
         Command::Jobs(args) => cli::jobs::run(args),
+        Command::SimErp(args) => cli::sim_erp::run(args),
+        Command::Provider(args) => cli::provider::run(args),
     }
 }

@@ -5,9 +5,11 @@ pub mod agent;
 pub mod bench;
 pub mod config;
 pub mod jobs;
+pub mod provider;
 pub mod providers;
 pub mod release;
 pub mod serve;
+pub mod sim_erp;
 pub mod sync;
 
 /// Logs go to stderr (stdout is for a command's output: a schema, a report), filtered

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
-use erpbridge_config::{ProviderConfig, TenantConfig, TrytonSettings};
+use anyhow::Context;
+use erpbridge_config::{ProviderConfig, RemoteSettings, TenantConfig, TrytonSettings};
 use erpbridge_provider::Provider;
 use erpbridge_provider::runtime::{HostedProvider, RuntimeMonitor, RuntimeOptions};
 use erpbridge_tryton::{TrytonConfig, TrytonProvider};
@@ -41,11 +41,17 @@ pub fn provider_for(tenant: &TenantConfig) -> anyhow::Result<TenantProvider> {
                 monitor: None,
             })
         }
-        other => bail!(
-            "tenant `{}`: provider type `{}` is not built into this binary yet",
-            tenant.id,
-            other.kind()
-        ),
+        ProviderConfig::Remote(settings) => {
+            // An out-of-process provider over gRPC; it serialises its own backend, so
+            // no executor here. The channel connects lazily: a provider that is down
+            // at start-up is a failed (retryable) call later, not a failed start.
+            let provider = erpbridge_remote::RemoteProvider::connect_lazy(remote_config(settings)?)
+                .with_context(context)?;
+            Ok(TenantProvider {
+                provider: Arc::new(provider),
+                monitor: None,
+            })
+        }
     }
 }
 
@@ -61,6 +67,27 @@ pub fn tryton_config(s: &TrytonSettings) -> TrytonConfig {
         max_concurrency: s.max_concurrency,
         ..TrytonConfig::new(&s.url, &s.database, &s.user, s.password.expose())
     }
+}
+
+/// The remote provider's client settings from the tenant's section.
+pub fn remote_config(s: &RemoteSettings) -> anyhow::Result<erpbridge_remote::RemoteConfig> {
+    let tls = match &s.tls {
+        Some(tls) => Some(erpbridge_remote::ClientTls {
+            ca_pem: tls
+                .ca_file
+                .as_ref()
+                .map(|f| std::fs::read(f).with_context(|| format!("reading {}", f.display())))
+                .transpose()?,
+            domain: tls.domain.clone(),
+        }),
+        None => None,
+    };
+    Ok(erpbridge_remote::RemoteConfig {
+        tls,
+        deadline: s.deadline,
+        connect_timeout: s.connect_timeout,
+        ..erpbridge_remote::RemoteConfig::new(&s.address)
+    })
 }
 
 /// The runtime's options from the tenant's `[runtime]` section.

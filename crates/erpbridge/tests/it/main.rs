@@ -3,3 +3,4 @@
 
 mod agent_upgrade;
 mod config;
+mod sim_erp;

@@ -7,11 +7,11 @@
 use clap::{Args, Subcommand};
 
 pub mod agent;
-pub mod api;
 pub mod live;
 pub mod outbox;
 pub mod sync;
 pub mod tryton;
+pub mod tunnel;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -29,8 +29,8 @@ pub enum Bench {
     Outbox(outbox::OutboxBenchArgs),
     /// Full sync, delta sync and search latency at catalog scale.
     Sync(sync::SyncBenchArgs),
-    /// The hub's HTTP API against the provider and store it fronts: overhead, cache hit rate.
-    Api(api::ApiBenchArgs),
+    /// Provider calls in-process vs over the gRPC provider protocol: latency, streaming.
+    Tunnel(tunnel::TunnelArgs),
     /// Update agent with the real hub: publish to healthy, swap downtime, rollback.
     Agent(agent::AgentBenchArgs),
 }
@@ -41,8 +41,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
         Bench::Tryton(args) => tryton::run(args)?,
         Bench::Outbox(args) => outbox::run(args)?,
         Bench::Sync(args) => return sync::run(args),
+        Bench::Tunnel(args) => tunnel::run(args)?,
         Bench::Agent(args) => agent::run(args)?,
-        Bench::Api(args) => api::run(args)?,
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
