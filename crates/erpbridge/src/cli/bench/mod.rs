@@ -7,6 +7,7 @@
 use clap::{Args, Subcommand};
 
 pub mod agent;
+pub mod api;
 pub mod live;
 pub mod outbox;
 pub mod sync;
@@ -31,6 +32,8 @@ pub enum Bench {
     Sync(sync::SyncBenchArgs),
     /// Provider calls in-process vs over the gRPC provider protocol: latency, streaming.
     Tunnel(tunnel::TunnelArgs),
+    /// The hub's HTTP API against the provider and store it fronts: overhead, cache hit rate.
+    Api(api::ApiBenchArgs),
     /// Update agent with the real hub: publish to healthy, swap downtime, rollback.
     Agent(agent::AgentBenchArgs),
 }
@@ -43,6 +46,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
         Bench::Sync(args) => return sync::run(args),
         Bench::Tunnel(args) => tunnel::run(args)?,
         Bench::Agent(args) => agent::run(args)?,
+        Bench::Api(args) => api::run(args)?,
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
