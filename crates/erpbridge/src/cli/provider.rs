@@ -63,6 +63,12 @@ pub fn run(args: ProviderArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    // The channel's worker task needs the runtime from the start.
+    let _entered = runtime.enter();
     let remote = RemoteProvider::connect_lazy(RemoteConfig {
         tls,
         deadline: args.deadline,
@@ -74,10 +80,6 @@ pub fn run(args: ProviderArgs) -> anyhow::Result<ExitCode> {
         page_size: args.page_size,
         ..conformance::Options::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     let report = runtime.block_on(conformance::run_with(remote, options));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

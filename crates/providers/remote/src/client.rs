@@ -80,6 +80,8 @@ pub enum RemoteError {
     Address { address: String, reason: String },
     #[error("TLS configuration for `{address}`: {reason}")]
     Tls { address: String, reason: String },
+    #[error("a remote provider must be created inside a Tokio runtime (its channel runs a task)")]
+    NoRuntime,
 }
 
 /// A provider in another process, reached over gRPC.
@@ -100,7 +102,12 @@ impl std::fmt::Debug for RemoteProvider {
 impl RemoteProvider {
     /// Sets up the channel without connecting: a provider that is down at start-up is a
     /// failed call later, not a failed start.
+    /// Must be called inside a Tokio runtime.
     pub fn connect_lazy(config: RemoteConfig) -> Result<Self, RemoteError> {
+        // tonic spawns the channel's worker here and would panic outside a runtime.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(RemoteError::NoRuntime);
+        }
         let address_error = |reason: String| RemoteError::Address {
             address: config.address.clone(),
             reason,
