@@ -11,3 +11,4 @@ mod parity;
 mod python;
 mod resilience;
 mod support;
+mod tls;
