@@ -35,6 +35,8 @@ enum Command {
     Bench(cli::bench::BenchArgs),
     /// Update agent: safe, verified upgrades of the service beside it, with rollback.
     Agent(cli::agent::AgentArgs),
+    /// On-premise connector: host a tenant's provider and dial out to the hub's tunnel.
+    Connector(cli::connector::ConnectorArgs),
     /// Create release signing keys; sign and publish a release into a feed.
     Release(cli::release::ReleaseArgs),
     /// The outbox: status, failed and dead sagas, one saga in full, retries, draining.
@@ -55,6 +57,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Bench(args) => cli::bench::run(args),
         Command::Sync(args) => cli::sync::run(args),
         Command::Agent(args) => cli::agent::run(args),
+        Command::Connector(args) => cli::connector::run(args),
         Command::Release(args) => cli::release::run(args),
         Command::Jobs(args) => cli::jobs::run(args),
         Command::SimErp(args) => cli::sim_erp::run(args),

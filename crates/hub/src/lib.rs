@@ -34,6 +34,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod connectors;
 pub mod live;
 pub mod metered;
 pub mod metrics;
@@ -45,6 +46,7 @@ pub mod services;
 pub mod state;
 
 pub use auth::KeyHash;
+pub use connectors::{ConnectorDirectory, ConnectorView};
 pub use metrics::Metrics;
 pub use problem::Problem;
 pub use registry::HubProviders;

@@ -73,6 +73,10 @@ pub struct Metrics {
     pub http_requests: Family<HttpLabels, Counter>,
     pub http_duration: HistogramFamily<HttpLabels>,
     pub rate_limited: Family<TenantLabels, Counter>,
+    pub connector_online: Family<TenantLabels, Gauge>,
+    pub connector_heartbeat_age: Family<TenantLabels, Gauge<f64, AtomicU64>>,
+    pub connector_calls_in_flight: Family<TenantLabels, Gauge>,
+    pub connector_sessions: Family<TenantLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -161,8 +165,37 @@ impl Metrics {
             "Requests refused with 429 by the tenant's rate limit",
             rate_limited.clone(),
         );
+        let connector_online = Family::<TenantLabels, Gauge>::default();
+        registry.register(
+            "erp_connector_online",
+            "1 while the tenant's on-premise connector is connected and heartbeating",
+            connector_online.clone(),
+        );
+        let connector_heartbeat_age = Family::<TenantLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register_with_unit(
+            "erp_connector_heartbeat_age",
+            "Time since the tenant's connector last sent a heartbeat",
+            Unit::Seconds,
+            connector_heartbeat_age.clone(),
+        );
+        let connector_calls_in_flight = Family::<TenantLabels, Gauge>::default();
+        registry.register(
+            "erp_connector_calls_in_flight",
+            "Calls sent through the tenant's connector tunnel and not answered yet",
+            connector_calls_in_flight.clone(),
+        );
+        let connector_sessions = Family::<TenantLabels, Gauge>::default();
+        registry.register(
+            "erp_connector_sessions",
+            "Tunnel sessions accepted for the tenant since the hub started (1 + reconnects)",
+            connector_sessions.clone(),
+        );
         Metrics {
             registry,
+            connector_online,
+            connector_heartbeat_age,
+            connector_calls_in_flight,
+            connector_sessions,
             provider_requests,
             provider_duration,
             cache_hits,

@@ -134,6 +134,7 @@ pub(crate) struct Inner {
     pub services: Services,
     pub draining: AtomicBool,
     pub shutting_down: AtomicBool,
+    pub connectors: Option<Arc<dyn crate::connectors::ConnectorDirectory>>,
 }
 
 /// Cheap to clone; what every handler gets.
@@ -188,6 +189,15 @@ impl AppState {
     pub fn is_shutting_down(&self) -> bool {
         self.inner.shutting_down.load(Ordering::SeqCst)
     }
+
+    /// On-premise connector state, when the hub has a tunnel endpoint.
+    pub fn connectors(&self) -> Vec<crate::connectors::ConnectorView> {
+        self.inner
+            .connectors
+            .as_ref()
+            .map(|d| d.connectors())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Default)]
@@ -197,6 +207,7 @@ pub struct AppStateBuilder {
     options: HubOptions,
     metrics: Option<Arc<Metrics>>,
     services: Services,
+    connectors: Option<Arc<dyn crate::connectors::ConnectorDirectory>>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -231,6 +242,11 @@ impl AppStateBuilder {
     }
     pub fn services(mut self, services: Services) -> Self {
         self.services = services;
+        self
+    }
+    /// Where `/api/erp/connectors` and the `erp_connector_*` gauges read from.
+    pub fn connectors(mut self, directory: Arc<dyn crate::connectors::ConnectorDirectory>) -> Self {
+        self.connectors = Some(directory);
         self
     }
 
@@ -295,6 +311,7 @@ impl AppStateBuilder {
                 services: self.services,
                 draining: AtomicBool::new(false),
                 shutting_down: AtomicBool::new(false),
+                connectors: self.connectors,
             }),
         })
     }

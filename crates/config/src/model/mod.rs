@@ -8,7 +8,8 @@ mod tenant;
 
 pub use outbox::{OutboxConfig, RetryPolicy, RetryStrategy};
 pub use provider::{
-    ProviderConfig, ProviderSection, RemoteSettings, RemoteTls, SimSettings, TrytonSettings,
+    ConnectorSettings, ProviderConfig, ProviderSection, RemoteSettings, RemoteTls, SimSettings,
+    TrytonSettings,
 };
 pub use tenant::{
     BreakerConfig, CacheConfig, CoalescingConfig, RateLimitConfig, RuntimeConfig, Schedule,
@@ -64,6 +65,14 @@ impl Config {
                 );
             }
             tenant.validate(&at, issues);
+            if matches!(tenant.provider, ProviderConfig::Connector(_))
+                && self.server.connector_listen.is_none()
+            {
+                issues.add(
+                    at.key("provider").key("type"),
+                    "a connector tenant needs [server] connector_listen, where its connector dials in",
+                );
+            }
         }
     }
 
@@ -90,6 +99,25 @@ pub struct ServerConfig {
     /// Bearer key of the operator API (`/api/erp/...`). Absent: the operator API is off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operator_key: Option<Secret>,
+    /// Where on-premise connectors dial in (gRPC tunnel), e.g. `0.0.0.0:7443`. Needed
+    /// when a tenant's provider is `type = "connector"`. Absent: no tunnel endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<SocketAddrSchema>")]
+    pub connector_listen: Option<SocketAddr>,
+    /// TLS of the tunnel endpoint. Required unless `connector_listen` is a loopback
+    /// address: connector tokens and ERP data cross that connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector_tls: Option<ConnectorTls>,
+}
+
+/// `[server.connector_tls]`: the tunnel endpoint's certificate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorTls {
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key.
+    pub key_file: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -99,6 +127,8 @@ impl Default for ServerConfig {
             body_limit: 2 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             operator_key: None,
+            connector_listen: None,
+            connector_tls: None,
         }
     }
 }
@@ -107,6 +137,15 @@ impl ServerConfig {
     fn validate(&self, at: &KeyPath, issues: &mut Issues) {
         if self.request_timeout.is_zero() {
             issues.add(at.key("request_timeout"), "must be longer than 0s");
+        }
+        if let Some(listen) = self.connector_listen
+            && !listen.ip().is_loopback()
+            && self.connector_tls.is_none()
+        {
+            issues.add(
+                at.key("connector_listen"),
+                "a tunnel endpoint off loopback needs [server.connector_tls] (tokens and ERP data cross it)",
+            );
         }
     }
 }

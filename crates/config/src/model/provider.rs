@@ -6,7 +6,7 @@
 //! a `ProviderSection` impl.
 
 use crate::path::KeyPath;
-use crate::types::{DurationSchema, Secret};
+use crate::types::{ApiKey, DurationSchema, Secret};
 use crate::validate::Issues;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -34,6 +34,9 @@ pub enum ProviderConfig {
     Tryton(TrytonSettings),
     /// An out-of-process provider over the gRPC provider protocol.
     Remote(RemoteSettings),
+    /// An on-premise connector that dials out to this hub (`erpbridge connector`) and
+    /// hosts the tenant's real provider next to the ERP.
+    Connector(ConnectorSettings),
 }
 
 impl ProviderConfig {
@@ -43,6 +46,7 @@ impl ProviderConfig {
             ProviderConfig::Sim(_) => "sim",
             ProviderConfig::Tryton(_) => "tryton",
             ProviderConfig::Remote(_) => "remote",
+            ProviderConfig::Connector(_) => "connector",
         }
     }
 
@@ -51,6 +55,7 @@ impl ProviderConfig {
             ProviderConfig::Sim(s) => s.validate(at, issues),
             ProviderConfig::Tryton(s) => s.validate(at, issues),
             ProviderConfig::Remote(s) => s.validate(at, issues),
+            ProviderConfig::Connector(s) => s.validate(at, issues),
         }
     }
 }
@@ -232,6 +237,59 @@ impl ProviderSection for RemoteSettings {
         }
         if self.tls.is_some() && self.address.starts_with("http://") {
             issues.add(at.key("tls"), "TLS needs an https:// address");
+        }
+        if self.deadline.is_zero() {
+            issues.add(at.key("deadline"), "must be longer than 0s");
+        }
+    }
+}
+
+/// `type = "connector"`: the tenant's provider runs in an on-premise connector that
+/// dials out to the hub's tunnel endpoint (`[server] connector_listen`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorSettings {
+    /// Tokens the tenant's connectors authenticate with, each bound to this tenant.
+    /// Write `"sha256:<64 hex digits>"` so the file does not hold the token; remove an
+    /// entry to revoke it. At least one.
+    #[schemars(length(min = 1))]
+    pub tokens: Vec<ApiKey>,
+    /// How often the connector sends a heartbeat. Default 30 s.
+    #[serde(default = "default_heartbeat_interval", with = "humantime_serde")]
+    #[schemars(with = "DurationSchema")]
+    pub heartbeat_interval: Duration,
+    /// Heartbeats missed in a row before the connector counts as offline. Default 3.
+    #[serde(default = "default_missed_heartbeats")]
+    #[schemars(range(min = 1, max = 100))]
+    pub missed_heartbeats: u32,
+    /// Deadline of one call through the tunnel, and of one catalog page. Default 30 s.
+    #[serde(default = "default_remote_deadline", with = "humantime_serde")]
+    #[schemars(with = "DurationSchema")]
+    pub deadline: Duration,
+    /// Catalog pages a sync may have in flight through the tunnel. Default 4.
+    #[serde(default = "default_stream_credit")]
+    #[schemars(range(min = 1, max = 64))]
+    pub stream_credit: u32,
+    /// The tenant's configuration version. Connectors learn it with every heartbeat and
+    /// re-read their own configuration file when it changes. Default "".
+    #[serde(default)]
+    pub config_version: String,
+}
+
+fn default_heartbeat_interval() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_missed_heartbeats() -> u32 {
+    3
+}
+fn default_stream_credit() -> u32 {
+    4
+}
+
+impl ProviderSection for ConnectorSettings {
+    fn validate(&self, at: &KeyPath, issues: &mut Issues) {
+        if self.heartbeat_interval < Duration::from_millis(100) {
+            issues.add(at.key("heartbeat_interval"), "must be at least 100ms");
         }
         if self.deadline.is_zero() {
             issues.add(at.key("deadline"), "must be longer than 0s");

@@ -2,6 +2,7 @@
 //! error names the right key and the right line.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod connector;
 mod defaults;
 mod errors;
 mod example;

@@ -78,6 +78,11 @@ fn summary(config: &Config) -> String {
             ProviderConfig::Sim(sim) => format!("sim, {} articles", sim.articles),
             ProviderConfig::Tryton(t) => format!("tryton, {} database {}", t.url, t.database),
             ProviderConfig::Remote(r) => format!("remote, {}", r.address),
+            ProviderConfig::Connector(c) => format!(
+                "connector, {} token{}",
+                c.tokens.len(),
+                if c.tokens.len() == 1 { "" } else { "s" }
+            ),
         };
         let _ = writeln!(
             s,

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod bench;
 pub mod config;
+pub mod connector;
 pub mod jobs;
 pub mod provider;
 pub mod providers;

@@ -142,8 +142,15 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         builder =
             builder.operator_key(KeyHash::parse(key.expose()).context("server.operator_key")?);
     }
+    // Connector tenants are served through the tunnel endpoint; it runs for the life of
+    // the process (connectors reconnect to a restarted hub on their own).
+    let connectors = super::connector::registry_for(config);
+    if let Some(tunnel) = super::connector::start_tunnel(&config.server, &connectors).await? {
+        tunnel.detach();
+        builder = builder.connectors(Arc::new(super::connector::Directory(connectors.clone())));
+    }
     for tenant in &config.tenants {
-        let hosted = super::providers::provider_for(tenant)?;
+        let hosted = super::connector::hub_provider_for(tenant, &connectors)?;
         builder = builder.tenant(tenant_spec(tenant, hosted.provider, hosted.monitor));
     }
     let state = builder.build().context("building the hub")?;

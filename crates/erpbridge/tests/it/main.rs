@@ -3,4 +3,5 @@
 
 mod agent_upgrade;
 mod config;
+mod connector;
 mod sim_erp;

@@ -139,5 +139,29 @@ async fn refresh_gauges(state: &AppState) {
                 .set(i64::try_from(stats.queue_depth).unwrap_or(i64::MAX));
         }
     }
+    for connector in state.connectors() {
+        let labels = TenantLabels {
+            tenant: connector.tenant.clone(),
+        };
+        metrics
+            .connector_online
+            .get_or_create(&labels)
+            .set(i64::from(connector.is_online()));
+        if let Some(at) = connector.last_heartbeat {
+            let age = (chrono::Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0;
+            metrics
+                .connector_heartbeat_age
+                .get_or_create(&labels)
+                .set(age);
+        }
+        metrics
+            .connector_calls_in_flight
+            .get_or_create(&labels)
+            .set(i64::try_from(connector.calls_in_flight).unwrap_or(i64::MAX));
+        metrics
+            .connector_sessions
+            .get_or_create(&labels)
+            .set(i64::try_from(connector.sessions).unwrap_or(i64::MAX));
+    }
     crate::services::refresh_gauges(state).await;
 }

@@ -59,6 +59,7 @@ pub fn router(state: AppState) -> Router {
             post(operator::drain_on).delete(operator::drain_off),
         )
         .route("/api/erp/tenants", get(operator::tenants))
+        .route("/api/erp/connectors", get(operator::connectors))
         .route_layer(middleware::from_fn_with_state(state.clone(), operator_auth));
 
     let open_routes = Router::new()

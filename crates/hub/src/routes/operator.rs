@@ -276,3 +276,13 @@ pub async fn tenants(State(state): State<AppState>) -> ApiJson<Vec<TenantOvervie
     }
     ApiJson(out)
 }
+
+/// On-premise connectors: tenant, id, version, address, last heartbeat, status.
+#[utoipa::path(get, path = "/api/erp/connectors", tag = "operator",
+    responses((status = 200, body = Vec<crate::connectors::ConnectorView>), (status = 401, body = Problem)),
+    security(("operator_key" = [])))]
+pub async fn connectors(
+    State(state): State<AppState>,
+) -> ApiJson<Vec<crate::connectors::ConnectorView>> {
+    ApiJson(state.connectors())
+}

@@ -29,6 +29,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/erp/drain"),
     ("delete", "/api/erp/drain"),
     ("get", "/api/erp/tenants"),
+    ("get", "/api/erp/connectors"),
 ];
 
 #[tokio::test]

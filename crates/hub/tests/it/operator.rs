@@ -13,6 +13,7 @@ async fn operator_routes_need_the_operator_key() {
         "/api/erp/metrics?hours=2",
         "/api/erp/failed",
         "/api/erp/tenants",
+        "/api/erp/connectors",
     ] {
         problem(hub.client.get(hub.url(path)).send().await.unwrap(), 401).await;
         problem(

@@ -75,6 +75,8 @@ pub struct ConnectorInfo {
     /// Why it went offline last.
     pub last_error: Option<String>,
     pub calls_in_flight: u64,
+    /// Sessions accepted since the hub started (1 + reconnects).
+    pub sessions: u64,
     pub metrics: Option<ConnectorMetrics>,
 }
 
@@ -149,6 +151,7 @@ impl ConnectorRegistry {
                         disconnected_at: None,
                         last_error: None,
                         calls_in_flight: 0,
+                        sessions: 0,
                         metrics: None,
                     },
                     last_heartbeat: None,
@@ -321,6 +324,7 @@ impl ConnectorRegistry {
                     .as_ref()
                     .map(|s| s.in_flight() as u64)
                     .unwrap_or(0);
+                info.sessions = state.sessions;
                 info
             })
             .collect()

@@ -279,6 +279,16 @@ impl RunningTunnel {
         }
     }
 
+    /// Leaves the server running until the async runtime ends (a hub process).
+    pub fn detach(mut self) {
+        if let Some(keep) = self.shutdown.take() {
+            tokio::spawn(async move {
+                let _keep = keep;
+                std::future::pending::<()>().await;
+            });
+        }
+    }
+
     /// Ends the server at once (tests: the hub crashed).
     pub fn abort(self) {
         self.task.abort();
