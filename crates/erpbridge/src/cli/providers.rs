@@ -52,6 +52,12 @@ pub fn provider_for(tenant: &TenantConfig) -> anyhow::Result<TenantProvider> {
                 monitor: None,
             })
         }
+        // The connector dials in to `serve`'s tunnel endpoint; only the hub process can
+        // host such a tenant (`super::connector::hub_provider_for`).
+        ProviderConfig::Connector(_) => anyhow::bail!(
+            "tenant `{}`: a connector tenant is served only by `erpbridge serve`, through its connector",
+            tenant.id
+        ),
     }
 }
 
