@@ -251,3 +251,24 @@ async fn each_tenant_reaches_only_its_own_connector() {
         "A's ERP saw B's order"
     );
 }
+
+#[tokio::test]
+async fn the_bench_mode_measures_through_a_real_tunnel() {
+    let (_sim, local) = hosted_sim(SimConfig::fast(500)).await;
+    let work = erpbridge_remote::bench::Workload {
+        customer: customer_id(1),
+        articles: (0..100).map(article_id).collect(),
+        single_calls: 20,
+        bulk_calls: 5,
+        bulk_size: 100,
+        page_size: 100,
+        stream_limit: None,
+    };
+    let figures = erpbridge_tunnel::bench::run_tunnel_mode(local, &work)
+        .await
+        .unwrap();
+    assert_eq!(figures.path, "tunnel");
+    assert_eq!(figures.single_price.calls, 20);
+    assert_eq!(figures.bulk_prices.calls, 5);
+    assert_eq!(figures.stream_articles, 500);
+}
