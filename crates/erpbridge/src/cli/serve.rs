@@ -79,6 +79,7 @@ pub struct RunningHub {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     scheduler: Scheduler,
     engine: erpbridge_outbox::EngineHandle,
+    tunnel: Option<erpbridge_tunnel::RunningTunnel>,
 }
 
 impl RunningHub {
@@ -91,6 +92,11 @@ impl RunningHub {
         tracing::info!("HTTP server stopped; stopping sync scheduler and outbox workers");
         self.scheduler.stop();
         self.engine.shutdown().await;
+        if let Some(tunnel) = self.tunnel
+            && let Err(err) = tunnel.stop().await
+        {
+            tracing::warn!(%err, "stopping the connector tunnel endpoint");
+        }
         result
             .context("the HTTP server task failed")?
             .context("serving HTTP")
@@ -142,11 +148,11 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         builder =
             builder.operator_key(KeyHash::parse(key.expose()).context("server.operator_key")?);
     }
-    // Connector tenants are served through the tunnel endpoint; it runs for the life of
-    // the process (connectors reconnect to a restarted hub on their own).
+    // Connector tenants are served through the tunnel endpoint; it stops with the hub
+    // (connectors reconnect to a restarted hub on their own).
     let connectors = super::connector::registry_for(config);
-    if let Some(tunnel) = super::connector::start_tunnel(&config.server, &connectors).await? {
-        tunnel.detach();
+    let tunnel = super::connector::start_tunnel(&config.server, &connectors).await?;
+    if tunnel.is_some() {
         builder = builder.connectors(Arc::new(super::connector::Directory(connectors.clone())));
     }
     for tenant in &config.tenants {
@@ -222,6 +228,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         server,
         scheduler,
         engine,
+        tunnel,
     })
 }
 
