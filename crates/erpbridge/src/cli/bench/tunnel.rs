@@ -2,12 +2,13 @@
 //!
 //! The same sim, hosted by the same runtime, measured through each path in one run:
 //! (a) in-process, the baseline; (b) over the gRPC provider protocol on loopback
-//! (`erpbridge sim-erp serve` in miniature). Figures: single live price and bulk prices
+//! (`erpbridge sim-erp serve` in miniature); (c) through the connector tunnel (a hub
+//! tunnel endpoint and a connector hosting the sim, on loopback). Figures: single live price and bulk prices
 //! (p50/p99, calls/s, one caller), and the article catalog stream (articles/s), each
 //! path also as a ratio against (a). Goal from the design brief: the boundary adds
 //! < 1 ms p50 on loopback, and streams ≥ 100k articles/s.
 //!
-//! A path is a `Provider`; the connector tunnel joins as one more path (`tunnel`).
+//! A path is a `Provider`, so every path is measured by the same code.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,7 +106,11 @@ async fn measure(args: &TunnelArgs) -> anyhow::Result<Report> {
     let grpc = bench::measure("grpc", &remote, &work).await?;
     server.stop().await?;
 
-    let paths = vec![grpc];
+    // (c) the connector tunnel: a real tunnel endpoint and a connector hosting the same
+    // provider, both on loopback in this process.
+    let tunnel = erpbridge_tunnel::bench::run_tunnel_mode(in_process.clone(), &work).await?;
+
+    let paths = vec![grpc, tunnel];
     Ok(Report {
         articles: args.articles,
         bulk_size: args.bulk_size,
