@@ -188,6 +188,7 @@ impl Config {
             },
             store: StoreConfig::default(),
             outbox: OutboxConfig::default(),
+            search: SearchConfig::default(),
             tenants: vec![TenantConfig {
                 id: "demo".into(),
                 api_keys: vec![ApiKey::Plain(Secret::new(DEMO_API_KEY))],

@@ -39,6 +39,9 @@ pub struct Config {
     /// The durable outbox: workers, leases and the retry policy.
     #[serde(default)]
     pub outbox: OutboxConfig,
+    /// The full-text catalog index: where it lives on disk.
+    #[serde(default)]
+    pub search: SearchConfig,
     /// The tenants: one ERP connection context each. At least one.
     #[schemars(length(min = 1))]
     pub tenants: Vec<TenantConfig>,
@@ -51,6 +54,7 @@ impl Config {
         self.server.validate(&root.key("server"), issues);
         self.store.validate(&root.key("store"), issues);
         self.outbox.validate(&root.key("outbox"), issues);
+        self.search.validate(&root.key("search"), issues);
         let tenants = root.key("tenants");
         let mut seen = std::collections::HashMap::new();
         for (i, tenant) in self.tenants.iter().enumerate() {
@@ -79,6 +83,45 @@ impl Config {
     /// The tenant with this id.
     pub fn tenant(&self, id: &str) -> Option<&TenantConfig> {
         self.tenants.iter().find(|t| t.id.as_str() == id)
+    }
+
+    /// Where the search indexes live: `[search] dir`, else `search` next to the SQLite
+    /// file, else (PostgreSQL) `./erpbridge-data/search`. `serve` and `sync` both ask
+    /// here, so a sync run from the command line updates the index the hub reads.
+    pub fn index_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.search.dir {
+            return dir.clone();
+        }
+        match &self.store {
+            StoreConfig::Sqlite { path, .. } => path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."))
+                .join("search"),
+            StoreConfig::Postgres { .. } => PathBuf::from(DEFAULT_POSTGRES_INDEX_DIR),
+        }
+    }
+}
+
+/// The index directory with PostgreSQL when `[search] dir` is not set.
+pub const DEFAULT_POSTGRES_INDEX_DIR: &str = "./erpbridge-data/search";
+
+/// `[search]`: the full-text catalog index (on local disk, one directory per tenant).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Directory of the search indexes; created when missing. Default: `search` next to
+    /// the SQLite file, or `./erpbridge-data/search` with PostgreSQL. The index is local
+    /// to a hub: hubs sharing one PostgreSQL database each keep their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+}
+
+impl SearchConfig {
+    fn validate(&self, at: &KeyPath, issues: &mut Issues) {
+        if self.dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
+            issues.add(at.key("dir"), "must not be empty");
+        }
     }
 }
 

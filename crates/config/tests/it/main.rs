@@ -7,6 +7,7 @@ mod defaults;
 mod errors;
 mod example;
 mod model;
+mod search;
 
 use erpbridge_config::{Config, ConfigError, ConfigErrors, ErrorKind};
 use std::collections::HashMap;
