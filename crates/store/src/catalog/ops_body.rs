@@ -28,20 +28,24 @@ fn encode_err(err: sqlx::error::BoxDynError) -> StoreError {
     StoreError::Database(sqlx::Error::Encode(err))
 }
 
-/// `head VALUES ($1, $2, ...), ($1, ...) suffix`: the tenant is `$1` in every row and
-/// bound once; each row then has `width` values of its own.
+/// `head VALUES (p, p, ...), (p, ...) suffix` with `width + 1` placeholders per row:
+/// the tenant first, then the row's own values. Placeholders follow bind order and none
+/// is reused, so SQLite can use anonymous `?` (see [`push_placeholder`]).
 fn values_sql(head: &str, width: usize, rows: usize, suffix: &str) -> String {
     let mut sql = String::with_capacity(head.len() + suffix.len() + rows * (width * 7 + 6));
     sql.push_str(head);
     sql.push_str(" VALUES ");
-    let mut n = 2;
+    let mut n = 1;
     for row in 0..rows {
         if row > 0 {
             sql.push(',');
         }
-        sql.push_str("($1");
-        for _ in 0..width {
-            let _ = write!(sql, ",${n}");
+        sql.push('(');
+        for col in 0..=width {
+            if col > 0 {
+                sql.push(',');
+            }
+            push_placeholder(&mut sql, n);
             n += 1;
         }
         sql.push(')');
@@ -51,7 +55,14 @@ fn values_sql(head: &str, width: usize, rows: usize, suffix: &str) -> String {
     sql
 }
 
-/// `(${first}, ${first+1}, ...)` with `count` placeholders.
+/// The `n`th placeholder (1-based) as a string, for statements assembled with `format!`.
+fn ph(n: usize) -> String {
+    let mut out = String::with_capacity(6);
+    push_placeholder(&mut out, n);
+    out
+}
+
+/// `(p{first}, p{first+1}, ...)` with `count` placeholders.
 fn in_list(first: usize, count: usize) -> String {
     let mut list = String::with_capacity(count * 7 + 2);
     list.push('(');
@@ -59,7 +70,7 @@ fn in_list(first: usize, count: usize) -> String {
         if i > 0 {
             list.push(',');
         }
-        let _ = write!(list, "${}", first + i);
+        push_placeholder(&mut list, first + i);
     }
     list.push(')');
     list
@@ -75,12 +86,12 @@ async fn insert_rows<T>(
     rows: &[T],
     mut bind: impl FnMut(&mut Args, &T) -> Result<(), sqlx::error::BoxDynError>,
 ) -> Result<(), StoreError> {
-    let per = (MAX_PARAMS / width).min(ROWS_PER_STATEMENT);
+    let per = (MAX_PARAMS / (width + 1)).min(ROWS_PER_STATEMENT);
     for chunk in rows.chunks(per) {
         let sql = values_sql(head, width, chunk.len(), suffix);
         let mut args = Args::default();
-        args.add(tenant).map_err(encode_err)?;
         for row in chunk {
+            args.add(tenant).map_err(encode_err)?;
             bind(&mut args, row).map_err(encode_err)?;
         }
         sqlx::query_with(AssertSqlSafe(sql), args)
@@ -90,7 +101,7 @@ async fn insert_rows<T>(
     Ok(())
 }
 
-/// `DELETE FROM table WHERE tenant = $1 AND local_id IN (...)`.
+/// `DELETE FROM table WHERE tenant = ? AND local_id IN (...)`.
 async fn delete_local(
     conn: &mut Conn,
     table: &str,
@@ -99,7 +110,8 @@ async fn delete_local(
 ) -> Result<(), StoreError> {
     for chunk in local_ids.chunks(IN_CHUNK) {
         let sql = format!(
-            "DELETE FROM {table} WHERE tenant = $1 AND local_id IN {}",
+            "DELETE FROM {table} WHERE tenant = {} AND local_id IN {}",
+            ph(1),
             in_list(2, chunk.len())
         );
         let mut args = Args::default();
@@ -230,7 +242,9 @@ async fn existing(
     for chunk in ids.chunks(IN_CHUNK) {
         let sql = format!(
             "SELECT erp_id, local_id, erp_row_version FROM catalog_ids
-             WHERE tenant = $1 AND entity = $2 AND erp_id IN {}",
+             WHERE tenant = {} AND entity = {} AND erp_id IN {}",
+            ph(1),
+            ph(2),
             in_list(3, chunk.len())
         );
         let mut args = Args::default();
@@ -313,7 +327,9 @@ async fn delete_records(
     delete_local(conn, entity_table(entity), tenant, &local_ids).await?;
     for chunk in victims.chunks(IN_CHUNK) {
         let sql = format!(
-            "DELETE FROM catalog_ids WHERE tenant = $1 AND entity = $2 AND erp_id IN {}",
+            "DELETE FROM catalog_ids WHERE tenant = {} AND entity = {} AND erp_id IN {}",
+            ph(1),
+            ph(2),
             in_list(3, chunk.len())
         );
         let mut args = Args::default();
@@ -731,6 +747,7 @@ async fn load_articles(
 ) -> Result<HashMap<i64, StoredArticle>, StoreError> {
     let mut out: HashMap<i64, StoredArticle> = HashMap::with_capacity(local_ids.len());
     for chunk in local_ids.chunks(IN_CHUNK) {
+        let t = ph(1);
         let list = in_list(2, chunk.len());
         let bind = || -> Result<Args, StoreError> {
             let mut args = Args::default();
@@ -742,7 +759,7 @@ async fn load_articles(
         };
         let sql = format!(
             "SELECT local_id, erp_id, number, names, descriptions, unit, row_version, updated_at, seq
-             FROM catalog_articles WHERE tenant = $1 AND local_id IN {list}"
+             FROM catalog_articles WHERE tenant = {t} AND local_id IN {list}"
         );
         for row in sqlx::query_with(AssertSqlSafe(sql), bind()?)
             .fetch_all(&mut *conn)
@@ -767,7 +784,7 @@ async fn load_articles(
         }
         let sql = format!(
             "SELECT local_id, key, value, unit, lang FROM catalog_attributes
-             WHERE tenant = $1 AND local_id IN {list} ORDER BY local_id, ord"
+             WHERE tenant = {t} AND local_id IN {list} ORDER BY local_id, ord"
         );
         for row in sqlx::query_with(AssertSqlSafe(sql), bind()?)
             .fetch_all(&mut *conn)
@@ -784,7 +801,7 @@ async fn load_articles(
         }
         let sql = format!(
             "SELECT local_id, category_id FROM catalog_article_categories
-             WHERE tenant = $1 AND local_id IN {list} ORDER BY local_id, ord"
+             WHERE tenant = {t} AND local_id IN {list} ORDER BY local_id, ord"
         );
         for row in sqlx::query_with(AssertSqlSafe(sql), bind()?)
             .fetch_all(&mut *conn)
@@ -798,7 +815,7 @@ async fn load_articles(
         }
         let sql = format!(
             "SELECT local_id, url, caption, display_order FROM catalog_images
-             WHERE tenant = $1 AND local_id IN {list} ORDER BY local_id, ord"
+             WHERE tenant = {t} AND local_id IN {list} ORDER BY local_id, ord"
         );
         for row in sqlx::query_with(AssertSqlSafe(sql), bind()?)
             .fetch_all(&mut *conn)
@@ -814,7 +831,7 @@ async fn load_articles(
         }
         let sql = format!(
             "SELECT local_id, kind, target FROM catalog_references
-             WHERE tenant = $1 AND local_id IN {list} ORDER BY local_id, ord"
+             WHERE tenant = {t} AND local_id IN {list} ORDER BY local_id, ord"
         );
         for row in sqlx::query_with(AssertSqlSafe(sql), bind()?)
             .fetch_all(&mut *conn)
