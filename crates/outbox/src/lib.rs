@@ -26,6 +26,7 @@ pub mod policy;
 pub mod registry;
 pub mod saga;
 pub mod sagas;
+pub mod testing;
 
 pub use engine::{Engine, EngineHandle, EngineStats, StatsSnapshot};
 pub use options::OutboxOptions;

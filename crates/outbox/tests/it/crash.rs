@@ -5,6 +5,7 @@
 //! none is lost, and the ERP holds exactly one order per idempotency key.
 
 use erpbridge_model::OrderState;
+use erpbridge_outbox::testing::{wait_exit, wait_ready};
 use erpbridge_outbox::{Outbox, SagaCatalog};
 use erpbridge_store::outbox::OutboxStore;
 use rand::Rng;
@@ -12,7 +13,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::*;
 
@@ -30,28 +31,6 @@ fn spawn(store_url: &str, journal: &Path, extra: &[String]) -> Child {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the fixture")
-}
-
-/// Blocks until the child printed `ready` (or ended).
-fn wait_ready(child: &mut Child) {
-    if let Some(stdout) = child.stdout.take() {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-    }
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("fixture did not finish within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Orders created per idempotency key, and state changes per (journal, ERP order id).

@@ -8,7 +8,7 @@ use erpbridge_model::{
 use erpbridge_outbox::*;
 use erpbridge_sim::generate;
 use erpbridge_store::StoreError;
-use erpbridge_store::outbox::{NewSaga, OutboxStore, SagaStatus};
+use erpbridge_store::outbox::{NewSaga, OutboxStore, SagaRecord, SagaStatus};
 use rust_decimal_macros::dec;
 use serde_json::json;
 use std::sync::Arc;
@@ -23,43 +23,84 @@ fn fast_options() -> OutboxOptions {
         batch_size: 8,
         lease: Duration::from_secs(5),
         poll_interval: Duration::from_millis(10),
-        retry: RetryPolicy {
-            strategy: RetryStrategy::Fixed,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(10),
-            max_attempts: Some(4),
-            ..RetryPolicy::default()
-        },
+        retry: testing::fixed_retries(Duration::from_millis(10), 4),
         ..OutboxOptions::default()
     }
 }
 
-fn start(store: &OutboxStore, provider: Arc<Faulty>, options: OutboxOptions) -> EngineHandle {
-    Engine::new(
-        store.clone(),
-        SagaCatalog::standard(),
-        Arc::new(StaticProviders::new().with("t1", provider)),
-        options,
-    )
-    .start()
+/// One engine test's world: an outbox store, the faulty sim as tenant `t1`, the intake.
+struct Rig {
+    store: OutboxStore,
+    provider: Arc<Faulty>,
+    outbox: Outbox,
+    _dir: Option<tempfile::TempDir>,
 }
 
-async fn enqueue_orders(outbox: &Outbox, n: u64) {
-    for i in 0..n {
-        outbox
-            .enqueue_order("t1".into(), format!("order-{i}"), &order(i))
+impl Rig {
+    fn on(store: OutboxStore) -> Self {
+        Self {
+            outbox: Outbox::new(store.clone(), SagaCatalog::standard()),
+            provider: Faulty::new(sim(None)),
+            store,
+            _dir: None,
+        }
+    }
+
+    /// On a SQLite file in a fresh temp dir.
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = sqlite_store(dir.path()).await;
+        Self {
+            _dir: Some(dir),
+            ..Self::on(store)
+        }
+    }
+
+    fn start(&self, options: OutboxOptions) -> EngineHandle {
+        Engine::new(
+            self.store.clone(),
+            SagaCatalog::standard(),
+            Arc::new(StaticProviders::new().with("t1", self.provider.clone())),
+            options,
+        )
+        .start()
+    }
+
+    /// Runs an engine with [`fast_options`] until nothing is pending, then stops it.
+    async fn run_until_idle(&self) {
+        let engine = self.start(fast_options());
+        wait_idle(&self.store, Duration::from_secs(30)).await;
+        engine.shutdown().await;
+    }
+
+    async fn enqueue_orders(&self, n: u64) {
+        for i in 0..n {
+            self.outbox
+                .enqueue_order("t1".into(), format!("order-{i}"), &order(i))
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn enqueue_order(&self, key: &str, order: &erpbridge_model::Order) -> SagaRecord {
+        self.outbox
+            .enqueue_order("t1".into(), key, order)
             .await
-            .unwrap();
+            .unwrap()
+            .saga
+    }
+
+    async fn saga(&self, id: uuid::Uuid) -> SagaRecord {
+        self.store.get(id).await.unwrap().unwrap()
     }
 }
 
-async fn orders_complete_once_on(store: OutboxStore) {
-    let provider = Faulty::new(sim(None));
-    let outbox = Outbox::new(store.clone(), SagaCatalog::standard());
-    enqueue_orders(&outbox, 40).await;
-    let engine = start(&store, provider.clone(), fast_options());
-    wait_idle(&store, Duration::from_secs(30)).await;
-    engine.shutdown().await;
+async fn orders_complete_once_on(rig: Rig) {
+    rig.enqueue_orders(40).await;
+    rig.run_until_idle().await;
+    let Rig {
+        store, provider, ..
+    } = &rig;
 
     let status = store.status().await.unwrap();
     assert_eq!(status.completed_count, 40);
@@ -82,25 +123,23 @@ async fn orders_complete_once_on(store: OutboxStore) {
 #[tokio::test]
 async fn orders_complete_once_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    orders_complete_once_on(sqlite_store(dir.path()).await.0).await;
+    orders_complete_once_on(Rig::on(sqlite_store(dir.path()).await.0)).await;
 }
 
 #[tokio::test]
 async fn orders_complete_once_postgres() {
-    orders_complete_once_on(postgres_store("engine_orders").await.0).await;
+    orders_complete_once_on(Rig::on(postgres_store("engine_orders").await.0)).await;
 }
 
 #[tokio::test]
 async fn transient_confirm_failure_resumes_at_confirm() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = sqlite_store(dir.path()).await;
-    let provider = Faulty::new(sim(None));
+    let rig = Rig::sqlite().await;
+    let Rig {
+        store, provider, ..
+    } = &rig;
     *provider.confirm_fault.lock() = Fault::TransientTimes(10);
-    let outbox = Outbox::new(store.clone(), SagaCatalog::standard());
-    enqueue_orders(&outbox, 5).await;
-    let engine = start(&store, provider.clone(), fast_options());
-    wait_idle(&store, Duration::from_secs(30)).await;
-    engine.shutdown().await;
+    rig.enqueue_orders(5).await;
+    rig.run_until_idle().await;
 
     assert_eq!(store.status().await.unwrap().completed_count, 5);
     // create_order ran once per saga: retries resumed at the confirm step.
@@ -116,21 +155,12 @@ async fn transient_confirm_failure_resumes_at_confirm() {
 
 #[tokio::test]
 async fn fatal_confirm_failure_cancels_the_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = sqlite_store(dir.path()).await;
-    let provider = Faulty::new(sim(None));
-    *provider.confirm_fault.lock() = Fault::AlwaysFatal;
-    let outbox = Outbox::new(store.clone(), SagaCatalog::standard());
-    let saga = outbox
-        .enqueue_order("t1".into(), "o1", &order(1))
-        .await
-        .unwrap()
-        .saga;
-    let engine = start(&store, provider.clone(), fast_options());
-    wait_idle(&store, Duration::from_secs(30)).await;
-    engine.shutdown().await;
+    let rig = Rig::sqlite().await;
+    *rig.provider.confirm_fault.lock() = Fault::AlwaysFatal;
+    let saga = rig.enqueue_order("o1", &order(1)).await;
+    rig.run_until_idle().await;
 
-    let done = store.get(saga.saga_id).await.unwrap().unwrap();
+    let done = rig.saga(saga.saga_id).await;
     assert_eq!(done.status, SagaStatus::Compensated);
     assert!(
         done.last_error
@@ -141,7 +171,7 @@ async fn fatal_confirm_failure_cancels_the_order() {
         done.last_error
     );
     assert_eq!(done.attempts, 1, "fatal: no retry");
-    let orders = provider.sim.orders_by_key();
+    let orders = rig.provider.sim.orders_by_key();
     assert_eq!(
         orders[&IdempotencyKey::new("o1")][0].state,
         OrderState::Cancelled
@@ -150,43 +180,30 @@ async fn fatal_confirm_failure_cancels_the_order() {
 
 #[tokio::test]
 async fn fatal_create_failure_is_dead_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = sqlite_store(dir.path()).await;
-    let provider = Faulty::new(sim(None));
-    let outbox = Outbox::new(store.clone(), SagaCatalog::standard());
+    let rig = Rig::sqlite().await;
     let mut bad = order(1);
     bad.customer_id = "NO-SUCH-CUSTOMER".into();
-    let saga = outbox
-        .enqueue_order("t1".into(), "o1", &bad)
-        .await
-        .unwrap()
-        .saga;
-    let engine = start(&store, provider.clone(), fast_options());
-    wait_idle(&store, Duration::from_secs(30)).await;
-    engine.shutdown().await;
-    let dead = store.get(saga.saga_id).await.unwrap().unwrap();
+    let saga = rig.enqueue_order("o1", &bad).await;
+    rig.run_until_idle().await;
+    let dead = rig.saga(saga.saga_id).await;
     assert_eq!(dead.status, SagaStatus::Dead);
     assert_eq!(dead.attempts, 1);
     assert!(dead.last_error.unwrap().contains("unknown customer"));
-    assert!(provider.sim.orders_by_key().is_empty());
+    assert!(rig.provider.sim.orders_by_key().is_empty());
 }
 
 #[tokio::test]
 async fn exhausted_retries_go_dead_and_can_be_retried() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = sqlite_store(dir.path()).await;
-    let provider = Faulty::new(sim(None));
+    let rig = Rig::sqlite().await;
+    let Rig {
+        store, provider, ..
+    } = &rig;
     *provider.create_fault.lock() = Fault::AlwaysTransient;
-    let outbox = Outbox::new(store.clone(), SagaCatalog::standard());
-    let saga = outbox
-        .enqueue_order("t1".into(), "o1", &order(1))
-        .await
-        .unwrap()
-        .saga;
-    let engine = start(&store, provider.clone(), fast_options());
-    wait_idle(&store, Duration::from_secs(30)).await;
+    let saga = rig.enqueue_order("o1", &order(1)).await;
+    let engine = rig.start(fast_options());
+    wait_idle(store, Duration::from_secs(30)).await;
 
-    let dead = store.get(saga.saga_id).await.unwrap().unwrap();
+    let dead = rig.saga(saga.saga_id).await;
     assert_eq!(dead.status, SagaStatus::Dead);
     assert_eq!(dead.attempts, 4, "max_attempts = 4");
     assert!(
@@ -200,20 +217,16 @@ async fn exhausted_retries_go_dead_and_can_be_retried() {
     // The ERP is back; the operator retries the dead saga and it completes.
     *provider.create_fault.lock() = Fault::None;
     store.retry(saga.saga_id).await.unwrap();
-    wait_idle(&store, Duration::from_secs(30)).await;
+    wait_idle(store, Duration::from_secs(30)).await;
     engine.shutdown().await;
-    assert_eq!(
-        store.get(saga.saga_id).await.unwrap().unwrap().status,
-        SagaStatus::Completed
-    );
+    assert_eq!(rig.saga(saga.saga_id).await.status, SagaStatus::Completed);
     assert_eq!(provider.sim.orders_by_key().len(), 1);
 }
 
 #[tokio::test]
 async fn bad_payloads_die_with_a_clear_error_and_workers_go_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = sqlite_store(dir.path()).await;
-    let provider = Faulty::new(sim(None));
+    let rig = Rig::sqlite().await;
+    let store = &rig.store;
     // Rows written past the intake validation (an old producer, a manual insert).
     let raw = |key: &str, event_type: &str, payload: serde_json::Value| NewSaga {
         tenant_id: "t1".into(),
@@ -245,20 +258,14 @@ async fn bad_payloads_die_with_a_clear_error_and_workers_go_on() {
         .await
         .unwrap()
         .saga;
-    let outbox = Outbox::new(store.clone(), SagaCatalog::standard());
-    enqueue_orders(&outbox, 10).await;
-
-    let engine = start(&store, provider.clone(), fast_options());
-    wait_idle(&store, Duration::from_secs(30)).await;
-    engine.shutdown().await;
+    rig.enqueue_orders(10).await;
+    rig.run_until_idle().await;
 
     let status = store.status().await.unwrap();
     assert_eq!(status.completed_count, 10, "valid sagas unaffected");
     assert_eq!(status.dead_count, 3);
-    let error = |id| {
-        let store = store.clone();
-        async move { store.get(id).await.unwrap().unwrap().last_error.unwrap() }
-    };
+    let rig = &rig;
+    let error = |id| async move { rig.saga(id).await.last_error.unwrap() };
     let e1 = error(not_an_order.saga_id).await;
     assert!(e1.contains("invalid order.create payload"), "{e1}");
     assert!(
@@ -275,9 +282,8 @@ async fn bad_payloads_die_with_a_clear_error_and_workers_go_on() {
 
 #[tokio::test]
 async fn intake_validates_and_detects_conflicts() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = sqlite_store(dir.path()).await;
-    let outbox = Outbox::new(store.clone(), SagaCatalog::standard());
+    let rig = Rig::sqlite().await;
+    let outbox = &rig.outbox;
     assert!(matches!(
         outbox
             .enqueue("t1".into(), "k", "order.teleport", json!({}))
@@ -314,10 +320,8 @@ async fn intake_validates_and_detects_conflicts() {
 
 #[tokio::test]
 async fn bom_recipe_and_inventory_sagas_complete() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = sqlite_store(dir.path()).await;
-    let provider = Faulty::new(sim(None));
-    let outbox = Outbox::new(store.clone(), SagaCatalog::standard());
+    let rig = Rig::sqlite().await;
+    let outbox = &rig.outbox;
     let bom = Bom {
         bom_id: None,
         product: generate::article_id(1),
@@ -364,14 +368,12 @@ async fn bom_recipe_and_inventory_sagas_complete() {
         .unwrap()
         .saga;
 
-    let engine = start(&store, provider.clone(), fast_options());
-    wait_idle(&store, Duration::from_secs(30)).await;
-    engine.shutdown().await;
+    rig.run_until_idle().await;
     for id in [b.saga_id, r.saga_id, i.saga_id] {
-        let saga = store.get(id).await.unwrap().unwrap();
+        let saga = rig.saga(id).await;
         assert_eq!(saga.status, SagaStatus::Completed, "{saga:?}");
     }
-    provider.sim.with_ledger(|ledger| {
+    rig.provider.sim.with_ledger(|ledger| {
         assert!(ledger.bom_by_key(&IdempotencyKey::new("bom-1")).is_some());
         assert!(
             ledger
@@ -389,22 +391,18 @@ async fn bom_recipe_and_inventory_sagas_complete() {
 
 #[tokio::test]
 async fn drain_stops_claiming_and_shutdown_finishes_in_flight() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = sqlite_store(dir.path()).await;
-    let provider = Faulty::new(sim(None));
+    let rig = Rig::sqlite().await;
+    let Rig {
+        store, provider, ..
+    } = &rig;
     *provider.delay.lock() = Duration::from_millis(300);
-    let outbox = Outbox::new(store.clone(), SagaCatalog::standard());
-    enqueue_orders(&outbox, 4).await;
+    rig.enqueue_orders(4).await;
     store.set_draining(true).await.unwrap();
-    let engine = start(
-        &store,
-        provider.clone(),
-        OutboxOptions {
-            workers: 1,
-            batch_size: 2,
-            ..fast_options()
-        },
-    );
+    let engine = rig.start(OutboxOptions {
+        workers: 1,
+        batch_size: 2,
+        ..fast_options()
+    });
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         provider.creates.load(Ordering::SeqCst),

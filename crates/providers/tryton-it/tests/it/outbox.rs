@@ -4,16 +4,14 @@
 //! stopped Tryton means transient retries until it is back.
 
 use erpbridge_model::{CustomerId, Order, OrderLine, TenantId};
-use erpbridge_outbox::{
-    Engine, Outbox, OutboxOptions, RetryPolicy, RetryStrategy, SagaCatalog, StaticProviders,
-};
+use erpbridge_outbox::testing::{fixed_retries, wait_exit, wait_ready};
+use erpbridge_outbox::{Engine, Outbox, OutboxOptions, RetryPolicy, SagaCatalog, StaticProviders};
 use erpbridge_provider::Provider;
 use erpbridge_store::outbox::{OutboxStore, SagaRecord, SagaStatus};
 use erpbridge_store::{Db, SqliteDurability};
 use erpbridge_tryton::TrytonProvider;
 use rust_decimal_macros::dec;
 use serde_json::json;
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -61,13 +59,7 @@ async fn open_store(path: &Path) -> OutboxStore {
 }
 
 fn fast_retries(delay: Duration) -> RetryPolicy {
-    RetryPolicy {
-        strategy: RetryStrategy::Fixed,
-        base_delay: delay,
-        max_delay: delay,
-        max_attempts: Some(1000),
-        ..RetryPolicy::default()
-    }
+    fixed_retries(delay, 1000)
 }
 
 async fn saga(store: &OutboxStore, key: &str) -> SagaRecord {
@@ -154,25 +146,8 @@ fn spawn_fixture(server: &Server, store: &Path, extra: &[&str]) -> Child {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the fixture");
-    if let Some(stdout) = child.stdout.take() {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-    }
+    wait_ready(&mut child);
     child
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the fixture did not finish within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
