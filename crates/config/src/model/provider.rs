@@ -167,6 +167,43 @@ pub struct TrytonSettings {
     #[serde(default = "default_max_concurrency")]
     #[schemars(range(min = 1, max = 256))]
     pub max_concurrency: u32,
+    /// Deadline of opening a TCP (and TLS) connection; a Tryton host that is down is
+    /// noticed this fast instead of after `request_timeout`. At most `request_timeout`.
+    /// Default 5 s.
+    #[serde(default = "default_tryton_connect_timeout", with = "humantime_serde")]
+    #[schemars(with = "DurationSchema")]
+    pub connect_timeout: Duration,
+    /// TCP keep-alive probes on idle pooled connections, so a firewall or NAT that drops
+    /// quiet connections does not leave a dead one in the pool. `0s` turns them off.
+    /// Default 30 s.
+    #[serde(default = "default_tcp_keepalive", with = "humantime_serde")]
+    #[schemars(with = "DurationSchema")]
+    pub tcp_keepalive: Duration,
+    /// An idle Tryton session is pinged this often so Tryton's `[session] timeout`
+    /// (300 s by default) never ends it. Default 120 s.
+    #[serde(default = "default_session_keepalive", with = "humantime_serde")]
+    #[schemars(with = "DurationSchema")]
+    pub keepalive: Duration,
+    /// Delta syncs re-read records stamped this long before the last high-water mark:
+    /// Tryton stamps `write_date` when a transaction starts, so a row written by a
+    /// transaction that committed after the previous delta read would otherwise be
+    /// missed. Re-reads are harmless. At most 1 h. Default 2 s.
+    #[serde(default = "default_delta_overlap", with = "humantime_serde")]
+    #[schemars(with = "DurationSchema")]
+    pub delta_overlap: Duration,
+    /// Only salable products (template `salable`) are articles. Default true.
+    #[serde(default = "default_true")]
+    pub salable_only: bool,
+    /// Quotes carry the customer's quantity breaks (one extra Tryton call per price-list
+    /// threshold). Default true.
+    #[serde(default = "default_true")]
+    pub quote_breaks: bool,
+    /// After Tryton refused the login (wrong user or password), calls fail at once for
+    /// this long instead of logging in again: Tryton locks a user out (HTTP 429) after a
+    /// few failed logins. `0s` retries the login on every call. Default 60 s.
+    #[serde(default = "default_login_retry_after", with = "humantime_serde")]
+    #[schemars(with = "DurationSchema")]
+    pub login_retry_after: Duration,
 }
 
 fn default_language() -> String {
@@ -178,11 +215,55 @@ fn default_request_timeout() -> Duration {
 fn default_max_concurrency() -> u32 {
     4
 }
+fn default_tryton_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_tcp_keepalive() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_session_keepalive() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_delta_overlap() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_true() -> bool {
+    true
+}
+fn default_login_retry_after() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// Longer overlaps re-read most of a busy catalog on every delta.
+const MAX_DELTA_OVERLAP: Duration = Duration::from_secs(3600);
 
 impl ProviderSection for TrytonSettings {
     fn validate(&self, at: &KeyPath, issues: &mut Issues) {
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
             issues.add(at.key("url"), "must be an http:// or https:// URL");
+        }
+        if self.request_timeout.is_zero() {
+            issues.add(at.key("request_timeout"), "must be longer than 0s");
+        }
+        if self.connect_timeout.is_zero() {
+            issues.add(at.key("connect_timeout"), "must be longer than 0s");
+        } else if self.connect_timeout > self.request_timeout {
+            issues.add(
+                at.key("connect_timeout"),
+                format!(
+                    "must not be longer than request_timeout ({}): the request deadline includes connecting",
+                    humantime::format_duration(self.request_timeout)
+                ),
+            );
+        }
+        if self.keepalive.is_zero() {
+            issues.add(at.key("keepalive"), "must be longer than 0s");
+        }
+        if self.delta_overlap > MAX_DELTA_OVERLAP {
+            issues.add(
+                at.key("delta_overlap"),
+                "must be at most 1h (every delta re-reads what changed in the overlap)",
+            );
         }
     }
 }
@@ -294,5 +375,107 @@ impl ProviderSection for ConnectorSettings {
         if self.deadline.is_zero() {
             issues.add(at.key("deadline"), "must be longer than 0s");
         }
+    }
+}
+
+#[cfg(test)]
+mod tryton_tests {
+    use crate::{Config, ProviderConfig};
+
+    fn tryton(extra: &str) -> String {
+        format!(
+            r#"
+[[tenants]]
+id = "erp"
+api_keys = ["k-123456"]
+
+[tenants.provider]
+type = "tryton"
+url = "http://127.0.0.1:8000/"
+database = "erp"
+user = "admin"
+password = "pw-123456"
+{extra}
+"#
+        )
+    }
+
+    fn settings(extra: &str) -> super::TrytonSettings {
+        let config = Config::from_toml(&tryton(extra), "t.toml").expect("valid");
+        match &config.tenants[0].provider {
+            ProviderConfig::Tryton(s) => s.clone(),
+            other => panic!("not tryton: {other:?}"),
+        }
+    }
+
+    /// (key path, line, message) of every error.
+    fn errors(extra: &str) -> Vec<(String, Option<usize>, String)> {
+        match Config::from_toml(&tryton(extra), "t.toml") {
+            Ok(_) => panic!("loaded:\n{extra}"),
+            Err(errors) => errors
+                .into_iter()
+                .map(|e| {
+                    (
+                        e.path.to_string(),
+                        e.position.map(|p| p.line),
+                        e.to_string(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn connection_and_delta_knobs_default_and_parse() {
+        let s = settings("");
+        assert_eq!(s.connect_timeout.as_secs(), 5);
+        assert_eq!(s.tcp_keepalive.as_secs(), 30);
+        assert_eq!(s.keepalive.as_secs(), 120);
+        assert_eq!(s.delta_overlap.as_secs(), 2);
+        assert!(s.salable_only && s.quote_breaks);
+        assert_eq!(s.login_retry_after.as_secs(), 60);
+
+        let s = settings(
+            "connect_timeout = \"750ms\"\ntcp_keepalive = \"0s\"\nkeepalive = \"4m\"\n\
+             delta_overlap = \"10s\"\nsalable_only = false\nquote_breaks = false\n\
+             login_retry_after = \"0s\"",
+        );
+        assert_eq!(s.connect_timeout.as_millis(), 750);
+        assert!(s.tcp_keepalive.is_zero());
+        assert_eq!(s.keepalive.as_secs(), 240);
+        assert_eq!(s.delta_overlap.as_secs(), 10);
+        assert!(!s.salable_only && !s.quote_breaks);
+        assert!(s.login_retry_after.is_zero());
+    }
+
+    #[test]
+    fn bad_knobs_name_their_key_and_line() {
+        let found = errors(
+            "connect_timeout = \"2m\"\nkeepalive = \"0s\"\ndelta_overlap = \"2h\"\nrequest_timeout = \"1m\"",
+        );
+        let at = |key: &str| {
+            found
+                .iter()
+                .find(|(path, ..)| path == &format!("tenants[0].provider.{key}"))
+                .unwrap_or_else(|| panic!("no error at {key}: {found:?}"))
+        };
+        assert_eq!(at("connect_timeout").1, Some(12));
+        assert!(at("connect_timeout").2.contains("request_timeout (1m)"));
+        assert_eq!(at("keepalive").1, Some(13));
+        assert!(at("keepalive").2.contains("longer than 0s"));
+        assert_eq!(at("delta_overlap").1, Some(14));
+        assert!(at("delta_overlap").2.contains("at most 1h"));
+        assert_eq!(found.len(), 3, "{found:?}");
+
+        let found = errors("connect_timeout = \"0s\"");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "tenants[0].provider.connect_timeout");
+        assert!(found[0].2.contains("longer than 0s"), "{found:?}");
+
+        // A misspelt knob is an unknown key with a hint, not a silently ignored line.
+        let found = errors("tcp_keep_alive = \"1s\"");
+        let typo = &found[0];
+        assert!(typo.2.contains("did you mean `tcp_keepalive`"), "{typo:?}");
+        assert_eq!(typo.1, Some(12), "{typo:?}");
     }
 }
