@@ -334,7 +334,7 @@ impl<F: SessionFactory> Inner<F> {
 }
 
 /// What [`RuntimeMonitor`] needs from a hosted provider, without its factory type.
-trait Introspect: Send + Sync {
+pub(crate) trait Introspect: Send + Sync {
     fn stats(&self) -> RuntimeStats;
     fn readiness(&self) -> watch::Receiver<bool>;
 }
@@ -364,6 +364,9 @@ impl std::fmt::Debug for RuntimeMonitor {
 }
 
 impl RuntimeMonitor {
+    pub(crate) fn from_source(source: Arc<dyn Introspect>) -> Self {
+        Self { source }
+    }
     pub fn is_ready(&self) -> bool {
         *self.source.readiness().borrow()
     }

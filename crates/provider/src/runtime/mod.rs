@@ -22,6 +22,8 @@
 //! * **Readiness**: true once `min_sessions` sessions are logged in.
 //! * **Coalescing** ([`coalesce`]): single-item price/stock lookups queued behind a busy
 //!   session are answered by one bulk call.
+//! * **Concurrent providers** (an async client, no sessions, e.g. Tryton over HTTP) get
+//!   the breaker and readiness without the executors: [`GuardedProvider`].
 //!
 //! All timers live on the Tokio side (`tokio::time`), never on the session threads, so
 //! tests run them with paused time.
@@ -40,12 +42,14 @@
 pub mod breaker;
 mod coalesce;
 mod executor;
+mod guarded;
 mod hosted;
 pub mod options;
 mod pool;
 pub mod stats;
 
 pub use breaker::BreakerState;
+pub use guarded::GuardedProvider;
 pub use hosted::{HostedProvider, LoginLock, RuntimeMonitor};
 pub use options::RuntimeOptions;
 pub use stats::RuntimeStats;

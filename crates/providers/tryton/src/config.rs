@@ -41,9 +41,15 @@ pub struct TrytonConfig {
     #[serde(default = "default_request_timeout", with = "humantime_serde")]
     #[schemars(with = "String")]
     pub request_timeout: Duration,
+    /// Deadline of opening a connection (within `request_timeout`).
     #[serde(default = "default_connect_timeout", with = "humantime_serde")]
     #[schemars(with = "String")]
     pub connect_timeout: Duration,
+    /// TCP keep-alive on pooled connections, so a NAT or firewall that drops quiet
+    /// connections leaves no dead one in the pool. Zero turns it off.
+    #[serde(default = "default_tcp_keepalive", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub tcp_keepalive: Duration,
     /// Calls in flight at once: Tryton's HTTP API is safe to call concurrently, but its
     /// threaded development server and SQLite are not made for many.
     #[serde(default = "default_max_concurrency")]
@@ -79,6 +85,9 @@ fn default_request_timeout() -> Duration {
 fn default_connect_timeout() -> Duration {
     Duration::from_secs(5)
 }
+fn default_tcp_keepalive() -> Duration {
+    Duration::from_secs(30)
+}
 fn default_max_concurrency() -> u32 {
     4
 }
@@ -113,6 +122,7 @@ impl TrytonConfig {
             quote_breaks: true,
             request_timeout: default_request_timeout(),
             connect_timeout: default_connect_timeout(),
+            tcp_keepalive: default_tcp_keepalive(),
             max_concurrency: default_max_concurrency(),
             keepalive: default_keepalive(),
             delta_overlap: default_delta_overlap(),
@@ -135,6 +145,15 @@ impl TrytonConfig {
         }
         if self.user.is_empty() {
             return Err(TrytonError::Config("user must not be empty".into()));
+        }
+        for (key, value) in [
+            ("request_timeout", self.request_timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("keepalive", self.keepalive),
+        ] {
+            if value.is_zero() {
+                return Err(TrytonError::Config(format!("{key} must be longer than 0s")));
+            }
         }
         if self.max_concurrency == 0 {
             return Err(TrytonError::Config(
@@ -177,8 +196,14 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("pasword"), "{err}");
 
+        assert_eq!(config.tcp_keepalive, Duration::from_secs(30));
+
         let mut bad = config.clone();
         bad.url = "127.0.0.1:8000".into();
         assert!(bad.validate().is_err());
+        let mut bad = config.clone();
+        bad.connect_timeout = Duration::ZERO;
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("connect_timeout"), "{err}");
     }
 }

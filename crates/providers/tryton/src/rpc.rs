@@ -64,7 +64,7 @@ impl Rpc {
             .timeout(config.request_timeout)
             .connect_timeout(config.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_keepalive(Duration::from_secs(30))
+            .tcp_keepalive(Some(config.tcp_keepalive).filter(|d| !d.is_zero()))
             .http1_only()
             .build()
             .map_err(|err| TrytonError::Config(format!("cannot build HTTP client: {err}")))?;

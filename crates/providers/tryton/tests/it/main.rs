@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod breaker;
 mod catalog;
 mod errors;
 mod live;
