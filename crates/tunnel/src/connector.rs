@@ -116,6 +116,8 @@ pub struct Connector {
     provider: RwLock<Arc<dyn Provider>>,
     reload: Option<Reload>,
     config_version: Mutex<Option<String>>,
+    /// Why the last attempt or session ended, for operators and tests.
+    last_error: Mutex<Option<String>>,
     counters: Counters,
     started: Instant,
 }
@@ -143,6 +145,7 @@ impl Connector {
             provider: RwLock::new(provider),
             reload: None,
             config_version: Mutex::new(None),
+            last_error: Mutex::new(None),
             counters: Counters::default(),
             started: Instant::now(),
         })
@@ -156,6 +159,17 @@ impl Connector {
     /// Sessions opened so far (1 + reconnects).
     pub fn sessions(&self) -> u64 {
         self.counters.sessions.load(Ordering::Relaxed)
+    }
+
+    /// Why the last connection attempt or session ended (`None` before the first end).
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().clone()
+    }
+
+    /// The configuration version the hub last announced (`None` before the first
+    /// registration).
+    pub fn config_version(&self) -> Option<String> {
+        self.config_version.lock().clone()
     }
 
     /// Serves until `shutdown` completes; ends early only when the hub refuses the
@@ -172,8 +186,12 @@ impl Connector {
                 () = &mut shutdown => return Ok(()),
             };
             match end {
-                SessionEnd::Rejected(why) => return Err(ConnectorError::Rejected(why)),
+                SessionEnd::Rejected(why) => {
+                    *self.last_error.lock() = Some(why.clone());
+                    return Err(ConnectorError::Rejected(why));
+                }
                 SessionEnd::Retry { registered, why } => {
+                    *self.last_error.lock() = Some(why.clone());
                     if registered {
                         attempt = 0;
                     }
@@ -196,7 +214,7 @@ impl Connector {
         };
         let channel: Channel = match self.endpoint.connect().await {
             Ok(c) => c,
-            Err(e) => return retry(format!("cannot connect: {e}")),
+            Err(e) => return retry(format!("cannot connect: {}", chain(&e))),
         };
         let mut client = TunnelServiceClient::new(channel)
             .max_decoding_message_size(MAX_FRAME_BYTES)
@@ -224,14 +242,14 @@ impl Connector {
         }
         let mut inbound = match client.open_tunnel(request).await {
             Ok(response) => response.into_inner(),
-            Err(status) => return refused_or_retry(status),
+            Err(status) => return self.refused_or_retry(status),
         };
         let registered = match inbound.message().await {
             Ok(Some(pb::HubFrame {
                 frame: Some(H::Registered(r)),
             })) => r,
             Ok(_) => return retry("the hub did not acknowledge the registration".into()),
-            Err(status) => return refused_or_retry(status),
+            Err(status) => return self.refused_or_retry(status),
         };
         self.counters.sessions.fetch_add(1, Ordering::Relaxed);
         tracing::info!(hub = %self.options.hub_url, tenant = %self.options.tenant, session = %registered.session_id, "connected to the hub");
@@ -293,6 +311,32 @@ impl Connector {
         SessionEnd::Retry {
             registered: true,
             why,
+        }
+    }
+
+    fn refused_or_retry(&self, status: tonic::Status) -> SessionEnd {
+        match status.code() {
+            Code::Unauthenticated | Code::PermissionDenied => {
+                SessionEnd::Rejected(status.message().to_owned())
+            }
+            code => {
+                let source = std::error::Error::source(&status);
+                let mut why = with_sources(format!("{code:?}: {}", status.message()), source);
+                if source.is_some() {
+                    // Below gRPC on a plain URL, the usual cause is a hub endpoint that
+                    // speaks TLS: it drops plain HTTP/2, and "transport error" alone
+                    // does not tell anyone that.
+                    if self.options.hub_url.starts_with("http://") {
+                        why.push_str(
+                            " (the hub dropped the connection: if its tunnel endpoint uses TLS, dial https:// instead of http://)",
+                        );
+                    }
+                }
+                SessionEnd::Retry {
+                    registered: false,
+                    why,
+                }
+            }
         }
     }
 
@@ -491,16 +535,24 @@ fn frame(frame: C) -> pb::ConnectorFrame {
     pb::ConnectorFrame { frame: Some(frame) }
 }
 
-fn refused_or_retry(status: tonic::Status) -> SessionEnd {
-    match status.code() {
-        Code::Unauthenticated | Code::PermissionDenied => {
-            SessionEnd::Rejected(status.message().to_owned())
+/// An error with its sources: tonic's own messages ("transport error") say nothing of
+/// the cause (an unknown certificate issuer, a connection reset) that sits below.
+fn chain(error: &dyn std::error::Error) -> String {
+    with_sources(error.to_string(), error.source())
+}
+
+/// `head`, then each source not already said.
+fn with_sources(head: String, mut source: Option<&dyn std::error::Error>) -> String {
+    let mut text = head;
+    while let Some(e) = source {
+        let next = e.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
         }
-        code => SessionEnd::Retry {
-            registered: false,
-            why: format!("{code:?}: {}", status.message()),
-        },
+        source = e.source();
     }
+    text
 }
 
 /// Exponential backoff with full jitter in its upper half: `[d/2, d]` where

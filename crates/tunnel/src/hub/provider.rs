@@ -38,7 +38,7 @@ pub struct TunnelProvider {
 impl TunnelProvider {
     pub fn new(registry: ConnectorRegistry, tenant: impl Into<String>) -> Self {
         let tenant = tenant.into();
-        let settings = registry.settings(&tenant).cloned().unwrap_or_default();
+        let settings = registry.settings(&tenant).unwrap_or_default();
         Self {
             registry,
             tenant,

@@ -6,6 +6,10 @@
 //! again (after a network cut the hub has not noticed yet, or a second installation)
 //! replaces the old session, whose pending calls fail `unavailable` and are retried by
 //! their callers on the new one.
+//!
+//! A tenant's tokens and configuration version change at run time (the hub's config
+//! reload): [`ConnectorRegistry::set_tokens`] closes a session whose token is no longer
+//! listed, at once, so revoking a token never waits for the connector to reconnect.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,7 +27,7 @@ use crate::proto as pb;
 #[derive(Debug, Clone)]
 pub struct ConnectorSettings {
     /// SHA-256 digests of the tokens accepted for this tenant. Revoking a token is
-    /// removing its digest (and restarting or reloading the hub).
+    /// removing its digest and reloading the hub ([`ConnectorRegistry::set_tokens`]).
     pub tokens: Vec<TokenDigest>,
     /// How often the connector must send a heartbeat. Default 30 s.
     pub heartbeat_interval: Duration,
@@ -103,11 +107,13 @@ impl From<pb::ConnectorMetrics> for ConnectorMetrics {
 }
 
 struct Slot {
+    /// As configured at start; `tokens` and `config_version` live in the state.
     settings: ConnectorSettings,
     state: Mutex<SlotState>,
 }
 
 struct SlotState {
+    tokens: Vec<TokenDigest>,
     config_version: String,
     session: Option<Arc<Session>>,
     info: ConnectorInfo,
@@ -136,6 +142,7 @@ impl ConnectorRegistry {
             .into_iter()
             .map(|(tenant, settings)| {
                 let state = SlotState {
+                    tokens: settings.tokens.clone(),
                     config_version: settings.config_version.clone(),
                     session: None,
                     info: ConnectorInfo {
@@ -179,8 +186,15 @@ impl ConnectorRegistry {
         self.slots.keys().map(String::as_str)
     }
 
-    pub fn settings(&self, tenant: &str) -> Option<&ConnectorSettings> {
-        self.slots.get(tenant).map(|s| &s.settings)
+    /// The tenant's settings as they are now (current tokens and config version).
+    pub fn settings(&self, tenant: &str) -> Option<ConnectorSettings> {
+        let slot = self.slots.get(tenant)?;
+        let state = slot.state.lock();
+        Some(ConnectorSettings {
+            tokens: state.tokens.clone(),
+            config_version: state.config_version.clone(),
+            ..slot.settings.clone()
+        })
     }
 
     /// The tenant a presented token belongs to. Every digest of every tenant is
@@ -188,13 +202,44 @@ impl ConnectorRegistry {
     pub fn tenant_for_token(&self, presented: &TokenDigest) -> Option<String> {
         let mut found = None;
         for (tenant, slot) in self.slots.iter() {
-            for want in &slot.settings.tokens {
+            let state = slot.state.lock();
+            for want in &state.tokens {
                 if matches(want, presented) && found.is_none() {
                     found = Some(tenant.clone());
                 }
             }
         }
         found
+    }
+
+    /// Replaces the tenant's accepted tokens. A live session that authenticated with a
+    /// token no longer listed is closed at once (the connector is told why, and its
+    /// reconnect is refused `UNAUTHENTICATED`). Returns whether a session was closed;
+    /// `None` when the tenant is not a connector tenant.
+    pub fn set_tokens(&self, tenant: &str, tokens: Vec<TokenDigest>) -> Option<bool> {
+        let slot = self.slots.get(tenant)?;
+        let revoked = {
+            let mut state = slot.state.lock();
+            state.tokens = tokens;
+            let still_valid = |session: &Session| {
+                state
+                    .tokens
+                    .iter()
+                    .fold(false, |ok, want| ok | matches(want, &session.token))
+            };
+            state
+                .session
+                .clone()
+                .filter(|session| !still_valid(session))
+        };
+        Some(match revoked {
+            Some(session) => {
+                tracing::warn!(tenant, session = %session.id, "closing the tunnel session of a revoked connector token");
+                self.detach(&session, "the connector token was revoked");
+                true
+            }
+            None => false,
+        })
     }
 
     /// The tenant's live session, if its connector is online.

@@ -85,12 +85,13 @@ impl TunnelService for Tunnel {
                 register.tenant
             )));
         }
-        let settings = self.registry.settings(&tenant).cloned().unwrap_or_default();
+        let settings = self.registry.settings(&tenant).unwrap_or_default();
 
         let (tx, rx) = mpsc::channel(OUTBOUND_FRAMES);
         let session = Arc::new(Session::new(
             uuid::Uuid::now_v7().to_string(),
             tenant.clone(),
+            presented,
             tx.clone(),
         ));
         let registered = pb::HubFrame {

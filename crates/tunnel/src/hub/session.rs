@@ -37,6 +37,9 @@ enum Pending {
 pub(crate) struct Session {
     pub(crate) id: String,
     pub(crate) tenant: String,
+    /// The digest of the token the connector authenticated with: revoking that token
+    /// closes this session.
+    pub(crate) token: crate::auth::TokenDigest,
     out: Mutex<Option<Outbound>>,
     pending: Mutex<HashMap<u64, Pending>>,
     next_call: AtomicU64,
@@ -44,10 +47,16 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(id: String, tenant: String, out: Outbound) -> Self {
+    pub(crate) fn new(
+        id: String,
+        tenant: String,
+        token: crate::auth::TokenDigest,
+        out: Outbound,
+    ) -> Self {
         Self {
             id,
             tenant,
+            token,
             out: Mutex::new(Some(out)),
             pending: Mutex::new(HashMap::new()),
             next_call: AtomicU64::new(1),

@@ -6,4 +6,6 @@
 mod auth;
 mod calls;
 mod liveness;
+mod reload;
 mod support;
+mod tls;
