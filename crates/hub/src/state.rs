@@ -1,15 +1,18 @@
-//! The hub's shared state: one [`TenantContext`] per tenant, built once at start and
-//! never mutated, so request handling takes no global lock.
+//! The hub's shared state: one [`TenantContext`] per tenant, built once at start. The
+//! set of tenants never changes; only their API keys and the operator keys can be
+//! replaced by a configuration reload, each behind its own read-mostly lock, so request
+//! handling takes no global lock.
 
 use erpbridge_model::TenantId;
 use erpbridge_provider::runtime::RuntimeMonitor;
 use erpbridge_provider::{Provider, ProviderDescription, ProviderResult};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use parking_lot::{RwLock, RwLockReadGuard};
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
@@ -67,15 +70,16 @@ pub struct TenantContext {
     pub provider: Arc<dyn Provider>,
     pub monitor: Option<RuntimeMonitor>,
     pub provider_kind: String,
-    keys: Vec<KeyHash>,
+    keys: RwLock<Vec<KeyHash>>,
     pub live: LiveCaches,
     limiter: Option<DefaultDirectRateLimiter>,
     description: OnceCell<ProviderDescription>,
 }
 
 impl TenantContext {
-    pub fn keys(&self) -> &[KeyHash] {
-        &self.keys
+    /// The tenant's API key hashes (replaced by a configuration reload).
+    pub fn keys(&self) -> RwLockReadGuard<'_, Vec<KeyHash>> {
+        self.keys.read()
     }
 
     /// Ready when the hosted runtime has its warm sessions; a provider outside the
@@ -128,13 +132,14 @@ impl Default for HubOptions {
 
 pub(crate) struct Inner {
     pub tenants: BTreeMap<TenantId, Arc<TenantContext>>,
-    pub operator_keys: Vec<KeyHash>,
+    pub operator_keys: RwLock<Vec<KeyHash>>,
     pub metrics: Arc<Metrics>,
     pub options: HubOptions,
     pub services: Services,
     pub draining: AtomicBool,
     pub shutting_down: AtomicBool,
     pub connectors: Option<Arc<dyn crate::connectors::ConnectorDirectory>>,
+    pub reloader: OnceLock<Arc<dyn crate::reload::ConfigReloader>>,
 }
 
 /// Cheap to clone; what every handler gets.
@@ -168,8 +173,51 @@ impl AppState {
         &self.inner.services
     }
 
-    pub fn operator_keys(&self) -> &[KeyHash] {
-        &self.inner.operator_keys
+    pub fn operator_keys(&self) -> RwLockReadGuard<'_, Vec<KeyHash>> {
+        self.inner.operator_keys.read()
+    }
+
+    /// Replaces API keys as a whole: the operator keys, and the keys of every tenant
+    /// named in `tenants` (others keep theirs). Checked first with the rules of
+    /// [`AppStateBuilder::build`] (every tenant has a key, no key opens two tenants);
+    /// on error nothing changes.
+    pub fn replace_keys(
+        &self,
+        tenants: &BTreeMap<TenantId, Vec<KeyHash>>,
+        operator: Vec<KeyHash>,
+    ) -> Result<(), BuildError> {
+        let mut next: Vec<(&TenantId, Vec<KeyHash>)> = Vec::new();
+        for (id, ctx) in &self.inner.tenants {
+            let keys = match tenants.get(id) {
+                Some(keys) => keys.clone(),
+                None => ctx.keys().clone(),
+            };
+            if keys.is_empty() {
+                return Err(BuildError::NoKeys(id.to_string()));
+            }
+            for (other, other_keys) in &next {
+                if keys.iter().any(|k| crate::auth::any_matches(other_keys, k)) {
+                    return Err(BuildError::SharedKey(other.to_string(), id.to_string()));
+                }
+            }
+            next.push((id, keys));
+        }
+        for (id, keys) in next {
+            if let Some(ctx) = self.inner.tenants.get(id) {
+                *ctx.keys.write() = keys;
+            }
+        }
+        *self.inner.operator_keys.write() = operator;
+        Ok(())
+    }
+
+    /// Installs what `POST /api/erp/config/reload` runs (once; later calls are ignored).
+    pub fn set_reloader(&self, reloader: Arc<dyn crate::reload::ConfigReloader>) {
+        let _ = self.inner.reloader.set(reloader);
+    }
+
+    pub fn reloader(&self) -> Option<Arc<dyn crate::reload::ConfigReloader>> {
+        self.inner.reloader.get().cloned()
     }
 
     /// Operator drain: no new orders are accepted while set.
@@ -266,7 +314,7 @@ impl AppStateBuilder {
                 if spec
                     .api_keys
                     .iter()
-                    .any(|k| crate::auth::any_matches(&ctx.keys, k))
+                    .any(|k| crate::auth::any_matches(&ctx.keys(), k))
                 {
                     return Err(BuildError::SharedKey(other.to_string(), name));
                 }
@@ -295,7 +343,7 @@ impl AppStateBuilder {
                 provider,
                 monitor: spec.monitor,
                 provider_kind: spec.provider_kind,
-                keys: spec.api_keys,
+                keys: RwLock::new(spec.api_keys),
                 live: LiveCaches::new(&spec.cache),
                 limiter,
                 description: OnceCell::new(),
@@ -305,13 +353,14 @@ impl AppStateBuilder {
         Ok(AppState {
             inner: Arc::new(Inner {
                 tenants,
-                operator_keys: self.operator_keys,
+                operator_keys: RwLock::new(self.operator_keys),
                 metrics,
                 options: self.options,
                 services: self.services,
                 draining: AtomicBool::new(false),
                 shutting_down: AtomicBool::new(false),
                 connectors: self.connectors,
+                reloader: OnceLock::new(),
             }),
         })
     }

@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/erp/tenants", get(operator::tenants))
         .route("/api/erp/connectors", get(operator::connectors))
+        .route("/api/erp/config/reload", post(operator::reload_config))
         .route_layer(middleware::from_fn_with_state(state.clone(), operator_auth));
 
     let open_routes = Router::new()
@@ -125,9 +126,9 @@ pub async fn tenant_auth(
         Err(problem) => return problem.into_response(),
     };
     let tenant = match state.tenant(&name) {
-        Some(ctx) if any_matches(ctx.keys(), &presented) => Arc::clone(ctx),
+        Some(ctx) if any_matches(&ctx.keys(), &presented) => Arc::clone(ctx),
         _ => {
-            let known = state.tenants().any(|t| any_matches(t.keys(), &presented));
+            let known = state.tenants().any(|t| any_matches(&t.keys(), &presented));
             return if known {
                 Problem::not_found(format!("no tenant `{name}`")).into_response()
             } else {
@@ -164,8 +165,8 @@ pub async fn operator_auth(
         Ok(key) => key,
         Err(problem) => return problem.into_response(),
     };
-    if !any_matches(state.operator_keys(), &presented) {
-        let tenant_key = state.tenants().any(|t| any_matches(t.keys(), &presented));
+    if !any_matches(&state.operator_keys(), &presented) {
+        let tenant_key = state.tenants().any(|t| any_matches(&t.keys(), &presented));
         return if tenant_key {
             Problem::forbidden("tenant API keys cannot use the operator API").into_response()
         } else {

@@ -17,7 +17,7 @@ use super::{catalog, health, live, operator, orders, query};
         orders::create_order, orders::get_order,
         operator::status, operator::metrics, operator::failed, operator::saga,
         operator::retry, operator::batch_retry, operator::drain_on, operator::drain_off,
-        operator::tenants, operator::connectors,
+        operator::tenants, operator::connectors, operator::reload_config,
     ),
     modifiers(&Security),
     tags((name = "live", description = "Live prices and stock, always from the ERP (short TTL cache)"),

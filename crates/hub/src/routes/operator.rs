@@ -286,3 +286,64 @@ pub async fn connectors(
 ) -> ApiJson<Vec<crate::connectors::ConnectorView>> {
     ApiJson(state.connectors())
 }
+
+/// Re-read the configuration file and apply what can change live: API keys, the
+/// operator key, connector tokens (a revoked token's tunnel session is closed at once)
+/// and connector configuration versions. Other changes are listed under
+/// `restart_required`. An invalid file changes nothing: 422 with every error's key
+/// path and line in `errors`.
+#[utoipa::path(post, path = "/api/erp/config/reload", tag = "operator",
+    responses((status = 200, body = crate::reload::ReloadReport),
+        (status = 401, body = Problem),
+        (status = 409, body = Problem, description = "The hub runs without a configuration file"),
+        (status = 422, body = Problem, description = "Invalid configuration: `errors` lists path, line, column, message")),
+    security(("operator_key" = [])))]
+pub async fn reload_config(
+    State(state): State<AppState>,
+) -> Result<ApiJson<crate::reload::ReloadReport>, Problem> {
+    let reloader = state.reloader().ok_or_else(|| {
+        Problem::new(
+            axum::http::StatusCode::CONFLICT,
+            "not-reloadable",
+            "this hub runs without a configuration file (the embedded default): there is nothing to reload",
+        )
+    })?;
+    let for_reload = state.clone();
+    let result = tokio::task::spawn_blocking(move || reloader.reload(&for_reload))
+        .await
+        .map_err(|_| Problem::internal("the configuration reload failed unexpectedly"))?;
+    match result {
+        Ok(report) => {
+            tracing::info!(applied = ?report.applied, restart_required = ?report.restart_required, "configuration reloaded: {}", report.message);
+            Ok(ApiJson(report))
+        }
+        Err(crate::reload::ReloadError::Invalid { file, errors }) => {
+            let err = crate::reload::ReloadError::Invalid {
+                file,
+                errors: errors.clone(),
+            };
+            let first = errors
+                .first()
+                .map(|e| match e.line {
+                    Some(line) => format!(": {} (line {line}): {}", e.path, e.message),
+                    None => format!(": {}: {}", e.path, e.message),
+                })
+                .unwrap_or_default();
+            tracing::warn!("configuration reload refused: {err}{first}");
+            Err(Problem::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-config",
+                format!("{err}{first}"),
+            )
+            .with("errors", &errors))
+        }
+        Err(err @ crate::reload::ReloadError::Rejected(_)) => {
+            tracing::warn!("configuration reload refused: {err}");
+            Err(Problem::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "config-not-applicable",
+                err.to_string(),
+            ))
+        }
+    }
+}

@@ -9,4 +9,5 @@ mod openapi;
 mod operator;
 mod problems;
 mod query;
+mod reload;
 mod support;

@@ -30,6 +30,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/erp/drain"),
     ("get", "/api/erp/tenants"),
     ("get", "/api/erp/connectors"),
+    ("post", "/api/erp/config/reload"),
 ];
 
 #[tokio::test]
