@@ -19,6 +19,16 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "erpbridge", version, about, propagate_version = true)]
 struct Cli {
+    /// Log lines on stderr: `text` for people, `json` (one object per line) for log
+    /// collectors.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "ERPBRIDGE_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: cli::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -50,7 +60,7 @@ enum Command {
 
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    cli::init_tracing();
+    cli::init_tracing(cli.log_format);
     match cli.command {
         Command::Serve(args) => cli::serve::run(args),
         Command::Config(args) => cli::config::run(args),

@@ -13,16 +13,32 @@ pub mod serve;
 pub mod sim_erp;
 pub mod sync;
 
+/// How log lines look on stderr (`--log-format`, `ERPBRIDGE_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `target`, `fields`, and the
+    /// current span), for log collectors that should not parse text.
+    Json,
+}
+
 /// Logs go to stderr (stdout is for a command's output: a schema, a report), filtered
 /// by `RUST_LOG`, `info` when unset.
-pub fn init_tracing() {
+pub fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // A second init (tests calling in-process) is harmless; ignore it.
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    // A second init (tests calling in-process) is harmless; ignore it.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        // Fields stay under `fields` (not flattened), so an event's own field named
+        // `level` or `target` can never shadow the envelope's.
+        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+    };
 }
 
 /// The sim's own configuration from the tenant's `[provider]` section. One mapping for

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use erpbridge_config::{ProviderConfig, RemoteSettings, TenantConfig, TrytonSettings};
 use erpbridge_provider::Provider;
-use erpbridge_provider::runtime::{HostedProvider, RuntimeMonitor, RuntimeOptions};
+use erpbridge_provider::runtime::{
+    GuardedProvider, HostedProvider, RuntimeMonitor, RuntimeOptions,
+};
 use erpbridge_tryton::{TrytonConfig, TrytonProvider};
 
 /// A tenant's provider, and the runtime monitor when the provider is hosted by the
@@ -33,12 +35,17 @@ pub fn provider_for(tenant: &TenantConfig) -> anyhow::Result<TenantProvider> {
             })
         }
         ProviderConfig::Tryton(settings) => {
-            // Tryton's HTTP API is safe to call concurrently: no serial executor, the
-            // provider bounds its own concurrency and serialises its logins.
+            // Tryton's HTTP API is safe to call concurrently: no session threads (it is
+            // not a SessionFactory, so HostedProvider cannot host it); the provider
+            // bounds its own concurrency and serialises its logins. The runtime's
+            // breaker and readiness still apply, through GuardedProvider.
             let provider = TrytonProvider::new(tryton_config(settings)).with_context(context)?;
+            provider.spawn_keepalive();
+            let guarded = GuardedProvider::start(Arc::new(provider), runtime_options(tenant))
+                .with_context(context)?;
             Ok(TenantProvider {
-                provider: Arc::new(provider),
-                monitor: None,
+                monitor: Some(guarded.monitor()),
+                provider: Arc::new(guarded),
             })
         }
         ProviderConfig::Remote(settings) => {
@@ -61,8 +68,8 @@ pub fn provider_for(tenant: &TenantConfig) -> anyhow::Result<TenantProvider> {
     }
 }
 
-/// The Tryton provider's configuration from the tenant's section; knobs the config file
-/// does not expose keep the provider's defaults.
+/// The Tryton provider's configuration from the tenant's section (every knob of the
+/// provider is in the config file).
 pub fn tryton_config(s: &TrytonSettings) -> TrytonConfig {
     TrytonConfig {
         company: s.company,
@@ -71,6 +78,13 @@ pub fn tryton_config(s: &TrytonSettings) -> TrytonConfig {
         language: s.language.clone(),
         request_timeout: s.request_timeout,
         max_concurrency: s.max_concurrency,
+        connect_timeout: s.connect_timeout,
+        tcp_keepalive: s.tcp_keepalive,
+        keepalive: s.keepalive,
+        delta_overlap: s.delta_overlap,
+        salable_only: s.salable_only,
+        quote_breaks: s.quote_breaks,
+        login_retry_after: s.login_retry_after,
         ..TrytonConfig::new(&s.url, &s.database, &s.user, s.password.expose())
     }
 }

@@ -4,4 +4,5 @@
 mod agent_upgrade;
 mod config;
 mod connector;
+mod log_format;
 mod sim_erp;
