@@ -55,6 +55,9 @@ pub(crate) fn sqlite_writer(pool: &SqlitePool) -> Arc<tokio::sync::Mutex<()>> {
     Arc::clone(writers.entry(key).or_default())
 }
 
+/// Connections of a SQLite pool when the caller does not say.
+pub const DEFAULT_SQLITE_POOL_SIZE: u32 = 8;
+
 /// A connection pool to one of the two backends. Cheap to clone.
 #[derive(Debug, Clone)]
 pub enum Db {
@@ -69,6 +72,17 @@ impl Db {
     pub async fn open_sqlite(
         path: &Path,
         durability: SqliteDurability,
+    ) -> Result<Self, StoreError> {
+        Self::open_sqlite_sized(path, durability, DEFAULT_SQLITE_POOL_SIZE).await
+    }
+
+    /// [`Self::open_sqlite`] with at most `pool_size` connections (`[store] pool_size`;
+    /// 0 counts as 1). Writers take turns anyway (one writer queue per file), so more
+    /// connections buy concurrent readers: search, live lookups, the operator API.
+    pub async fn open_sqlite_sized(
+        path: &Path,
+        durability: SqliteDurability,
+        pool_size: u32,
     ) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
@@ -92,7 +106,7 @@ impl Db {
             .pragma("cache_size", "-65536")
             .disable_statement_logging();
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(pool_size.max(1))
             .min_connections(1)
             .connect_with(options)
             .await?;
@@ -265,6 +279,52 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, MIGRATIONS.len() as i64);
+    }
+
+    /// `[store] pool_size` is the most connections the pool opens: with 2, two held
+    /// connections make a third caller wait (here: past a deadline).
+    #[tokio::test]
+    async fn sqlite_pool_size_bounds_the_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.sqlite");
+        let db = Db::open_sqlite_sized(&path, SqliteDurability::Normal, 2)
+            .await
+            .unwrap();
+        let Db::Sqlite(pool) = &db else {
+            unreachable!()
+        };
+        assert_eq!(pool.options().get_max_connections(), 2);
+        let first = pool.acquire().await.unwrap();
+        let second = pool.acquire().await.unwrap();
+        let third = tokio::time::timeout(Duration::from_millis(300), pool.acquire()).await;
+        assert!(third.is_err(), "a third connection was opened");
+        drop(first);
+        let third = tokio::time::timeout(Duration::from_secs(10), pool.acquire()).await;
+        assert!(
+            matches!(third, Ok(Ok(_))),
+            "a freed connection is handed on"
+        );
+        drop(second);
+
+        // The default, and 0 read as 1 rather than a pool that can never connect.
+        let db = Db::open_sqlite(&path, SqliteDurability::Normal)
+            .await
+            .unwrap();
+        let Db::Sqlite(pool) = &db else {
+            unreachable!()
+        };
+        assert_eq!(
+            pool.options().get_max_connections(),
+            DEFAULT_SQLITE_POOL_SIZE
+        );
+        let db = Db::open_sqlite_sized(&path, SqliteDurability::Normal, 0)
+            .await
+            .unwrap();
+        let Db::Sqlite(pool) = &db else {
+            unreachable!()
+        };
+        assert_eq!(pool.options().get_max_connections(), 1);
+        pool.acquire().await.unwrap();
     }
 
     /// The catalog's and the outbox's writers share one FIFO queue per file, also across
