@@ -17,6 +17,11 @@
 //! (an in-flight sync rolls back to its last committed page), then let the outbox
 //! workers finish the step they are in. Sagas are durable either way: a saga whose
 //! worker is killed is reclaimed after its lease.
+//!
+//! SIGHUP or `POST /api/erp/config/reload` (with `--config`): re-read the file and
+//! apply what can change live ([`reload`]); an invalid file changes nothing.
+
+mod reload;
 
 use anyhow::Context;
 use clap::Args;
@@ -66,9 +71,63 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let listen = args.listen.unwrap_or(config.server.listen);
     let hub = start(&config, listen).await?;
-    print_banner(&config, embedded, hub.addr, &index_dir(&config.store));
+    if let Some(file) = &args.config {
+        hub.enable_reload(file.clone(), config.clone());
+        reload_on_sighup(&hub);
+    }
+    print_banner(&config, embedded, hub.addr, &config.index_dir());
     shutdown_signal().await;
     hub.stop().await
+}
+
+/// SIGHUP runs the same reload as `POST /api/erp/config/reload`; the outcome goes to
+/// the log.
+fn reload_on_sighup(hub: &RunningHub) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGHUP; reload through the API only");
+                return;
+            }
+        };
+        let state = hub.state.clone();
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                let Some(reloader) = state.reloader() else {
+                    continue;
+                };
+                let for_reload = state.clone();
+                match tokio::task::spawn_blocking(move || reloader.reload(&for_reload)).await {
+                    Ok(Ok(report)) => tracing::info!(
+                        applied = ?report.applied,
+                        restart_required = ?report.restart_required,
+                        disconnected = ?report.connectors_disconnected,
+                        "SIGHUP: configuration reloaded: {}", report.message
+                    ),
+                    Ok(Err(erpbridge_hub::ReloadError::Invalid { file, errors })) => {
+                        for e in &errors {
+                            tracing::error!(
+                                "SIGHUP: {file}:{}: {}: {}",
+                                e.line.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+                                e.path,
+                                e.message
+                            );
+                        }
+                        tracing::error!(
+                            "SIGHUP: {file} is invalid; keeping the running configuration"
+                        );
+                    }
+                    Ok(Err(err)) => tracing::error!("SIGHUP: configuration reload refused: {err}"),
+                    Err(err) => tracing::error!(%err, "SIGHUP: configuration reload failed"),
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = hub;
 }
 
 /// A hub running in this process: HTTP server, outbox workers and sync scheduler.
@@ -80,9 +139,20 @@ pub struct RunningHub {
     scheduler: Scheduler,
     engine: erpbridge_outbox::EngineHandle,
     tunnel: Option<erpbridge_tunnel::RunningTunnel>,
+    connectors: erpbridge_tunnel::ConnectorRegistry,
 }
 
 impl RunningHub {
+    /// Lets `POST /api/erp/config/reload` (and SIGHUP in `serve`) re-read `file`;
+    /// `running` is the configuration the hub was started with.
+    pub fn enable_reload(&self, file: PathBuf, running: Config) {
+        self.state.set_reloader(Arc::new(reload::Reloader::new(
+            file,
+            running,
+            self.connectors.clone(),
+        )));
+    }
+
     /// Graceful stop: stop accepting, finish in-flight requests, stop the scheduler (an
     /// in-flight sync rolls back to its last committed page), then let the outbox
     /// workers finish the step they are in.
@@ -111,7 +181,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
     db.migrate().await.context("migrating the store")?;
     let catalog = CatalogStore::new(db.clone());
     let outbox_store = OutboxStore::new(db.clone());
-    let index_dir = index_dir(&config.store);
+    let index_dir = config.index_dir();
     let indexes = Arc::new(SearchIndexes::new(&index_dir, IndexOptions::default()));
     let sync_engine = Arc::new(SyncEngine::new(
         catalog.clone(),
@@ -125,7 +195,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         outbox_store.clone(),
         SagaCatalog::standard(),
         Arc::new(registry.clone()),
-        outbox_options(config),
+        outbox_options(config)?,
     )
     .start();
     let outbox =
@@ -229,6 +299,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         scheduler,
         engine,
         tunnel,
+        connectors,
     })
 }
 
@@ -303,33 +374,22 @@ async fn open_store(store: &StoreConfig) -> anyhow::Result<Db> {
     }
 }
 
-fn index_dir(store: &StoreConfig) -> PathBuf {
-    match store {
-        StoreConfig::Sqlite { path, .. } => path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .join("search"),
-        StoreConfig::Postgres { .. } => PathBuf::from("./erpbridge-data/search"),
-    }
-}
-
-fn outbox_options(config: &Config) -> OutboxOptions {
+/// The outbox's options from `[outbox]`. The retry policy has the same shape in both
+/// crates and the configuration was validated, so a mismatch is a bug between them: it
+/// stops the start naming the key, rather than quietly running another schedule.
+fn outbox_options(config: &Config) -> anyhow::Result<OutboxOptions> {
     let defaults = OutboxOptions::default();
-    // The config's retry policy has the outbox's shape; a mismatch keeps the default
-    // schedule rather than failing the start.
     let retry = serde_json::to_value(&config.outbox.retry)
-        .ok()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or(defaults.retry.clone());
-    OutboxOptions {
+        .and_then(serde_json::from_value)
+        .context("outbox.retry: the configured retry policy does not fit the outbox engine")?;
+    Ok(OutboxOptions {
         workers: config.outbox.workers,
         batch_size: config.outbox.batch_size,
         lease: config.outbox.lease,
         poll_interval: config.outbox.poll_interval,
         retry,
         ..defaults
-    }
+    })
 }
 
 fn tenant_spec(
@@ -368,5 +428,42 @@ fn tenant_spec(
             .collect(),
         cache,
         rate_limit,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configured_retry_policy_reaches_the_outbox_unchanged() {
+        let text = r#"
+[outbox]
+workers = 3
+[outbox.retry]
+strategy = "exponential"
+base_delay = "5s"
+max_delay = "90s"
+multiplier = 3.0
+max_attempts = 4
+jitter = 0.0
+
+[[tenants]]
+id = "t"
+api_keys = ["k"]
+[tenants.provider]
+type = "sim"
+"#;
+        let config = Config::from_toml(text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+        let options = outbox_options(&config).unwrap();
+        assert_eq!(options.workers, 3);
+        let got = serde_json::to_value(&options.retry).unwrap();
+        let want = serde_json::to_value(&config.outbox.retry).unwrap();
+        assert_eq!(got, want);
+        assert_eq!(got["max_attempts"], 4);
+        assert_ne!(
+            got,
+            serde_json::to_value(OutboxOptions::default().retry).unwrap()
+        );
     }
 }

@@ -6,7 +6,7 @@
 //! of this tenant is already running").
 
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,8 +30,9 @@ pub struct SyncArgs {
     /// Configuration file; without it the embedded default (tenant `demo` on the sim).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Directory of the search indexes. Default: `search` next to the SQLite file, or
-    /// `./erpbridge-data/search` with PostgreSQL.
+    /// Directory of the search indexes. Default: `[search] dir` of the configuration
+    /// (by default `search` next to the SQLite file, `./erpbridge-data/search` with
+    /// PostgreSQL), the directory `serve` uses.
     #[arg(long)]
     pub index_dir: Option<PathBuf>,
 }
@@ -61,10 +62,7 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
         .with_context(|| format!("no tenant `{}` in the configuration", args.tenant))?;
     let db = open_store(&config.store).await?;
     db.migrate().await.context("migrating the store")?;
-    let index_dir = args
-        .index_dir
-        .clone()
-        .unwrap_or_else(|| default_index_dir(&config.store));
+    let index_dir = args.index_dir.clone().unwrap_or_else(|| config.index_dir());
     let provider = super::providers::provider_for(tenant)?.provider;
     let engine = SyncEngine::new(
         CatalogStore::new(db),
@@ -115,17 +113,6 @@ async fn open_store(store: &StoreConfig) -> anyhow::Result<Db> {
         StoreConfig::Postgres { url, pool_size } => Db::open_postgres(url.expose(), *pool_size)
             .await
             .context("connecting to PostgreSQL"),
-    }
-}
-
-fn default_index_dir(store: &StoreConfig) -> PathBuf {
-    match store {
-        StoreConfig::Sqlite { path, .. } => path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .join("search"),
-        StoreConfig::Postgres { .. } => PathBuf::from("./erpbridge-data/search"),
     }
 }
 
