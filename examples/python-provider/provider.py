@@ -202,7 +202,11 @@ class Provider:
 
     @rpc
     def Health(self, request, context):
-        return pb.HealthReport(ok=True, detail=f"{len(self.erp.articles)} articles in memory")
+        # The counts let a test check from outside that a retried order was not created
+        # twice; a real ERP would report its version and connection state here.
+        with self.erp.lock:
+            detail = f"in memory: articles={len(self.erp.articles)} orders={len(self.erp.orders)}"
+        return pb.HealthReport(ok=True, detail=detail)
 
     # -- catalog -----------------------------------------------------------------------
     # Cursor format (private to this provider; the hub stores it and hands it back):

@@ -3,7 +3,6 @@
 //! SIGKILL of the connector in the middle of a sync.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use erpbridge_model::EntityKind;
@@ -12,39 +11,11 @@ use erpbridge_store::catalog::CatalogStore;
 use erpbridge_store::{Db, SqliteDurability};
 use serde_json::{Value, json};
 
+use crate::support::{Proc, erpbridge, free_port, get, until};
+
 const ARTICLES: u64 = 12_000;
 const ACME_TOKEN: &str = "acme-connector-token";
 const OPERATOR: &str = "op-key";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn erpbridge(args: &[&str], log: &Path) -> Proc {
-    let log = std::fs::File::create(log).unwrap();
-    Proc(
-        Command::new(env!("CARGO_BIN_EXE_erpbridge"))
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    )
-}
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -161,12 +132,6 @@ per_call_latency = "120ms"
     }
 }
 
-async fn get(client: &reqwest::Client, url: String, key: &str) -> (u16, Value) {
-    let r = client.get(url).bearer_auth(key).send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 async fn post(
     client: &reqwest::Client,
     url: String,
@@ -187,20 +152,6 @@ async fn post(
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned());
     (status, content_type, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn until<F, Fut>(what: &str, secs: u64, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..secs * 20 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out after {secs}s waiting for: {what}");
 }
 
 async fn connector_status(client: &reqwest::Client, s: &Setup, tenant: &str) -> Value {

@@ -5,4 +5,7 @@ mod agent_upgrade;
 mod config;
 mod connector;
 mod log_format;
+mod python_provider;
+mod reload;
 mod sim_erp;
+mod support;
