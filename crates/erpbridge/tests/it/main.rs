@@ -4,6 +4,7 @@
 mod agent_upgrade;
 mod config;
 mod connector;
+mod connector_tls;
 mod log_format;
 mod python_provider;
 mod reload;
