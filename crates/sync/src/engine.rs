@@ -296,6 +296,7 @@ impl SyncEngine {
             .map_err(SyncError::Internal)?;
         let mut reports = Vec::with_capacity(STAGES.len());
         for stage in STAGES {
+            let seq_before = self.store.current_seq(ctx.tenant).await?;
             reports.push(self.stage(ctx, stage).await?);
             if stage == EntityKind::Category {
                 ctx.indexer
@@ -304,9 +305,31 @@ impl SyncEngine {
                     )))
                     .await
                     .map_err(SyncError::Internal)?;
+                self.reindex_touched(ctx, seq_before).await?;
             }
         }
         Ok(reports)
+    }
+
+    /// Re-indexes the articles the category stage touched: the store gives every
+    /// article of a renamed or deleted category a new sequence (their documents carry
+    /// category names). Goes through the indexer so it stays in order with the batches.
+    async fn reindex_touched(&self, ctx: &RunCtx<'_>, mut after: i64) -> Result<(), SyncError> {
+        loop {
+            let rows = self.store.index_feed(ctx.tenant, after, 2_000).await?;
+            let Some(last) = rows.last() else {
+                return Ok(());
+            };
+            after = last.seq;
+            let articles = rows.into_iter().map(|r| (r.local_id, r.article)).collect();
+            ctx.indexer
+                .send(IndexMsg::Reindex {
+                    articles,
+                    seq: after,
+                })
+                .await
+                .map_err(SyncError::Internal)?;
+        }
     }
 
     async fn category_names(&self, tenant: &str) -> Result<HashMap<String, String>, SyncError> {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use erpbridge_model::CatalogRecord;
+use erpbridge_model::{Article, CatalogRecord};
 use erpbridge_search::{ArticleDoc, SearchError, TenantIndex};
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,6 +25,11 @@ pub(crate) enum IndexMsg {
     },
     Delete {
         local_ids: Vec<i64>,
+        seq: i64,
+    },
+    /// Stored articles whose documents must be rebuilt (replacing the old ones).
+    Reindex {
+        articles: Vec<(i64, Article)>,
         seq: i64,
     },
     Categories(Arc<HashMap<String, String>>),
@@ -125,6 +130,15 @@ fn run(index: Arc<TenantIndex>, policy: CommitPolicy, mut rx: mpsc::Receiver<Ind
                 pending_docs += docs.len() as u64 + gone.len() as u64;
                 pending_seq = Some(seq);
                 index.delete(&gone).and_then(|()| index.add_new(&docs))
+            }
+            IndexMsg::Reindex { articles, seq } => {
+                docs.clear();
+                docs.extend(articles.iter().map(|(local, article)| {
+                    ArticleDoc::from_article(*local as u64, article, &categories)
+                }));
+                pending_docs += docs.len() as u64;
+                pending_seq = Some(seq);
+                index.upsert(&docs)
             }
             IndexMsg::Delete { local_ids, seq } => {
                 let ids: Vec<u64> = local_ids.iter().map(|id| *id as u64).collect();

@@ -1,7 +1,6 @@
 // Included by `ops.rs` once per backend, with `DB` set to the backend's database type.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use erpbridge_model::{
@@ -432,9 +431,20 @@ pub(crate) async fn apply_batch(pool: &Pool, batch: &Batch<'_>) -> Result<BatchO
     )
     .await?;
 
+    let mut seq = delete_seq + victims.len() as i64 - 1;
     match entity {
         EntityKind::Article => write_articles(&mut tx, batch, &writes, &changed_local).await?,
-        EntityKind::Category => write_categories(&mut tx, batch, &writes).await?,
+        EntityKind::Category => {
+            write_categories(&mut tx, batch, &writes).await?;
+            let renamed: std::collections::HashSet<i64> = changed_local.iter().copied().collect();
+            let changed: Vec<&str> = writes
+                .iter()
+                .filter(|(_, local, _)| renamed.contains(local))
+                .filter_map(|(i, _, _)| batch.records.get(*i).map(|r| record_key(r).1))
+                .chain(victims.iter().map(|(id, _)| id.as_str()))
+                .collect();
+            seq = seq.max(touch_category_articles(&mut tx, tenant, &changed).await?);
+        }
         EntityKind::Customer => write_customers(&mut tx, batch, &writes).await?,
     }
     write_checkpoint(&mut tx, tenant, entity, &batch.checkpoint, batch.now_ms).await?;
@@ -442,8 +452,55 @@ pub(crate) async fn apply_batch(pool: &Pool, batch: &Batch<'_>) -> Result<BatchO
 
     outcome.upserted = writes.iter().map(|(i, local, _)| (*i, *local)).collect();
     outcome.replaced = changed_local;
-    outcome.seq = delete_seq + victims.len() as i64 - 1;
+    outcome.seq = seq;
     Ok(outcome)
+}
+
+/// Gives every article linked to one of `categories` (erp ids) a new change sequence,
+/// so the index feed hands them to the indexer again: their documents carry the
+/// category names, which a renamed or deleted category has just changed. Returns the
+/// last sequence used (0 when nothing was touched).
+///
+/// The link table has no index by category (it would slow every full sync for an
+/// event that is rare), so this scans the tenant's links: fine for a rename.
+async fn touch_category_articles(
+    conn: &mut Conn,
+    tenant: &str,
+    categories: &[&str],
+) -> Result<i64, StoreError> {
+    let mut articles: Vec<i64> = Vec::new();
+    for chunk in categories.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT DISTINCT local_id FROM catalog_article_categories
+             WHERE tenant = {} AND category_id IN {}",
+            ph(1),
+            in_list(2, chunk.len())
+        );
+        let mut args = Args::default();
+        args.add(tenant).map_err(encode_err)?;
+        for id in chunk {
+            args.add(*id).map_err(encode_err)?;
+        }
+        let found: Vec<i64> = sqlx::query_scalar_with(AssertSqlSafe(sql), args)
+            .fetch_all(&mut *conn)
+            .await?;
+        articles.extend(found);
+    }
+    articles.sort_unstable();
+    articles.dedup();
+    if articles.is_empty() {
+        return Ok(0);
+    }
+    let (_, first_seq) = reserve(conn, tenant, articles.len() as i64).await?;
+    for (seq, local_id) in (first_seq..).zip(&articles) {
+        sqlx::query("UPDATE catalog_articles SET seq = $1 WHERE tenant = $2 AND local_id = $3")
+            .bind(seq)
+            .bind(tenant)
+            .bind(*local_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(first_seq + articles.len() as i64 - 1)
 }
 
 fn article_at<'a>(batch: &'a Batch<'_>, index: usize) -> Option<&'a Article> {
@@ -689,10 +746,15 @@ pub(crate) async fn sweep_step(
         .map(|row| Ok((row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?)))
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     delete_records(&mut tx, tenant, entity, &victims, first_seq).await?;
+    let mut seq = first_seq + victims.len() as i64 - 1;
+    if entity == EntityKind::Category {
+        let gone: Vec<&str> = victims.iter().map(|(id, _)| id.as_str()).collect();
+        seq = seq.max(touch_category_articles(&mut tx, tenant, &gone).await?);
+    }
     tx.commit().await?;
     Ok(SweepOutcome {
         deleted: victims.iter().map(|(_, id)| *id).collect(),
-        seq: first_seq + victims.len() as i64 - 1,
+        seq,
     })
 }
 

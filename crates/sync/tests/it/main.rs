@@ -2,6 +2,7 @@
 //! Integration tests of the sync engine against real SQLite/PostgreSQL, a real tantivy
 //! index, the simulated ERP behind the provider runtime, and real child processes.
 
+mod categories;
 mod common;
 mod crash;
 mod delta;
