@@ -9,15 +9,18 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Column, StrColumn};
+use tantivy::columnar::Column;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
-/// A hit with its sort key.
+/// A hit with its sort key and where it lives (for looking up stored columns of the
+/// final page only: resolving them for every segment's candidates was most of the
+/// time of a 1,000-hit page).
 #[derive(Debug, Clone)]
 pub(crate) struct Ranked {
     pub score: Score,
     pub id: u64,
-    pub erp_id: String,
+    pub segment: SegmentOrdinal,
+    pub doc: DocId,
 }
 
 /// Total order: better first (higher score, then lower id).
@@ -54,7 +57,6 @@ pub(crate) struct PageCollector {
     pub limit: usize,
     pub after: Option<(Score, u64)>,
     pub id_field: String,
-    pub erp_id_field: String,
 }
 
 #[derive(Debug, Default)]
@@ -67,10 +69,10 @@ pub(crate) struct PageFruit {
 }
 
 pub(crate) struct PageSegment {
+    segment: SegmentOrdinal,
     limit: usize,
     after: Option<(Score, u64)>,
     ids: Column<u64>,
-    erp_ids: Option<StrColumn>,
     heap: BinaryHeap<Entry>,
     total: u64,
     remaining: u64,
@@ -82,15 +84,14 @@ impl Collector for PageCollector {
 
     fn for_segment(
         &self,
-        _segment: SegmentOrdinal,
+        segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<PageSegment> {
-        let fast = reader.fast_fields();
         Ok(PageSegment {
+            segment,
             limit: self.limit,
             after: self.after,
-            ids: fast.u64(&self.id_field)?,
-            erp_ids: fast.str(&self.erp_id_field)?,
+            ids: reader.fast_fields().u64(&self.id_field)?,
             heap: BinaryHeap::with_capacity(self.limit + 1),
             total: 0,
             remaining: 0,
@@ -121,50 +122,58 @@ impl SegmentCollector for PageSegment {
 
     fn collect(&mut self, doc: DocId, score: Score) {
         self.total += 1;
-        let id = self.ids.first(doc).unwrap_or(0);
-        if let Some(after) = self.after
-            && better((score, id), after) != Ordering::Greater
-        {
-            return;
+        // The id is a column read; most matches of a broad query are decided by their
+        // score alone, so read it only on a tie.
+        let mut id = None;
+        let mut id_of = |doc| *id.get_or_insert_with(|| self.ids.first(doc).unwrap_or(0));
+        if let Some((after_score, after_id)) = self.after {
+            // Pages run from high scores to low: a higher score was served already.
+            match score.total_cmp(&after_score) {
+                Ordering::Greater => return,
+                Ordering::Equal if id_of(doc) <= after_id => return,
+                _ => {}
+            }
         }
         self.remaining += 1;
         if self.limit == 0 {
             return;
         }
-        let entry = Entry { score, id, doc };
         if self.heap.len() < self.limit {
-            self.heap.push(entry);
-        } else if let Some(worst) = self.heap.peek()
-            && entry < *worst
-        {
+            let id = id_of(doc);
+            self.heap.push(Entry { score, id, doc });
+            return;
+        }
+        let Some(worst) = self.heap.peek().copied() else {
+            return;
+        };
+        let beats_worst = match score.total_cmp(&worst.score) {
+            Ordering::Less => false,
+            Ordering::Greater => true,
+            Ordering::Equal => id_of(doc) < worst.id,
+        };
+        if beats_worst {
+            let id = id_of(doc);
             self.heap.pop();
-            self.heap.push(entry);
+            self.heap.push(Entry { score, id, doc });
         }
     }
 
     fn harvest(self) -> PageFruit {
-        let mut hits = Vec::with_capacity(self.heap.len());
-        let mut text = String::new();
-        for entry in self.heap.into_vec() {
-            let mut erp_id = String::new();
-            if let Some(column) = &self.erp_ids
-                && let Some(ord) = column.ords().first(entry.doc)
-            {
-                text.clear();
-                if column.ord_to_str(ord, &mut text).unwrap_or(false) {
-                    erp_id.push_str(&text);
-                }
-            }
-            hits.push(Ranked {
-                score: entry.score,
-                id: entry.id,
-                erp_id,
-            });
-        }
+        let segment = self.segment;
         PageFruit {
             total: self.total,
             remaining: self.remaining,
-            hits,
+            hits: self
+                .heap
+                .into_vec()
+                .into_iter()
+                .map(|e| Ranked {
+                    score: e.score,
+                    id: e.id,
+                    segment,
+                    doc: e.doc,
+                })
+                .collect(),
         }
     }
 }

@@ -13,14 +13,20 @@ use tantivy::query::{
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
-use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::tokenizer::{LowerCaser, NgramTokenizer, RawTokenizer, TextAnalyzer};
+use tantivy::{
+    Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, SegmentOrdinal, TantivyDocument, Term,
+};
 
 use crate::SearchError;
-use crate::collect::PageCollector;
+use crate::collect::{PageCollector, Ranked};
 use crate::doc::ArticleDoc;
 
 const EXACT_TOKENIZER: &str = "raw_lower";
+const GRAMS_TOKENIZER: &str = "trigrams_lower";
+/// Score of a match found only inside a word (a trigram match), below any whole-word
+/// match so that exact hits rank first.
+const INFIX_SCORE: f32 = 0.5;
 
 /// Tuning of index writers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +112,23 @@ impl SearchIndexes {
     }
 }
 
+/// Empties an index directory (keeping the directory itself).
+fn clear_dir(dir: &Path) -> Result<(), SearchError> {
+    let fail = |err: std::io::Error| SearchError::Directory {
+        path: dir.display().to_string(),
+        message: err.to_string(),
+    };
+    for entry in std::fs::read_dir(dir).map_err(fail)? {
+        let path = entry.map_err(fail)?.path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).map_err(fail)?;
+        } else {
+            std::fs::remove_file(&path).map_err(fail)?;
+        }
+    }
+    Ok(())
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves the map/writer intact; keep going.
     mutex
@@ -124,6 +147,9 @@ struct Fields {
     attributes: Field,
     category: Field,
     category_names: Field,
+    /// Trigrams of number and names: finds a word inside a compound ("schraube" in
+    /// "Sechskantschraube"), which German catalogs are full of, and prefixes as typed.
+    grams: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -148,6 +174,14 @@ fn schema() -> (Schema, Fields) {
         attributes: builder.add_text_field("attributes", text.clone()),
         category: builder.add_text_field("category", STRING),
         category_names: builder.add_text_field("category_names", text),
+        grams: builder.add_text_field(
+            "grams",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(GRAMS_TOKENIZER)
+                    .set_index_option(IndexRecordOption::Basic),
+            ),
+        ),
     };
     (builder.build(), fields)
 }
@@ -215,10 +249,29 @@ impl TenantIndex {
             message: err.to_string(),
         })?;
         let (schema, fields) = schema();
-        let index = Index::open_or_create(directory, schema)?;
+        let index = match Index::open_or_create(directory, schema.clone()) {
+            Err(tantivy::TantivyError::SchemaError(why)) => {
+                // An index from an older release: the store is the source of truth, so
+                // start empty and let the catch-up rebuild it (its payload seq is 0).
+                tracing::warn!(tenant, %why, "search index schema changed: rebuilding it from the store");
+                clear_dir(dir)?;
+                let directory = MmapDirectory::open(dir).map_err(|err| SearchError::Directory {
+                    path: dir.display().to_string(),
+                    message: err.to_string(),
+                })?;
+                Index::create(directory, schema, Default::default())?
+            }
+            other => other?,
+        };
         index.tokenizers().register(
             EXACT_TOKENIZER,
             TextAnalyzer::builder(RawTokenizer::default())
+                .filter(LowerCaser)
+                .build(),
+        );
+        index.tokenizers().register(
+            GRAMS_TOKENIZER,
+            TextAnalyzer::builder(NgramTokenizer::all_ngrams(3, 3)?)
                 .filter(LowerCaser)
                 .build(),
         );
@@ -287,6 +340,8 @@ impl TenantIndex {
             d.add_text(f.category, category);
         }
         d.add_text(f.category_names, &doc.category_names);
+        d.add_text(f.grams, &doc.number);
+        d.add_text(f.grams, &doc.names);
         d
     }
 
@@ -373,14 +428,68 @@ impl TenantIndex {
             .sum()
     }
 
+    /// Every word must match, as a whole word in any text field or (for words of three
+    /// letters or more) inside a number or name. Text with query syntax (quotes,
+    /// `field:`, `+`/`-`, parentheses, wildcards) goes to the query parser as is.
+    fn text_query(&self, text: &str) -> Box<dyn Query> {
+        // Lenient: a shop's search box must not fail on a stray quote or colon.
+        let parse = |text: &str| self.parser.parse_query_lenient(text).0;
+        let syntax = text.contains(|c: char| "\"':+()[]{}^~*!\\".contains(c))
+            || text
+                .split_whitespace()
+                .any(|w| w.starts_with('-') || matches!(w, "AND" | "OR" | "NOT"));
+        if syntax {
+            return parse(text);
+        }
+        let words: Vec<Box<dyn Query>> = text
+            .split_whitespace()
+            .map(|word| match self.infix_query(word) {
+                Some(infix) => Box::new(BooleanQuery::new(vec![
+                    (Occur::Should, parse(word)),
+                    (Occur::Should, infix),
+                ])) as Box<dyn Query>,
+                None => parse(word),
+            })
+            .collect();
+        match words.len() {
+            1 => words.into_iter().next().unwrap_or_else(|| parse(text)),
+            _ => Box::new(BooleanQuery::new(
+                words.into_iter().map(|q| (Occur::Must, q)).collect(),
+            )),
+        }
+    }
+
+    /// All trigrams of `word` in the grams field, at a fixed low score.
+    fn infix_query(&self, word: &str) -> Option<Box<dyn Query>> {
+        let chars: Vec<char> = word.to_lowercase().chars().collect();
+        if chars.len() < 3 {
+            return None;
+        }
+        let mut grams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
+        grams.sort();
+        grams.dedup();
+        let all = BooleanQuery::new(
+            grams
+                .into_iter()
+                .map(|gram| {
+                    let term = Term::from_field_text(self.fields.grams, &gram);
+                    (
+                        Occur::Must,
+                        Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>,
+                    )
+                })
+                .collect(),
+        );
+        Some(Box::new(ConstScoreQuery::new(Box::new(all), INFIX_SCORE)))
+    }
+
     pub fn search(&self, request: &SearchRequest) -> Result<SearchPage, SearchError> {
         let after = request.cursor.as_deref().map(decode_cursor).transpose()?;
         let text = request.query.trim();
         let matched: Box<dyn Query> = if text.is_empty() {
             Box::new(AllQuery)
         } else {
-            // Lenient: a shop's search box must not fail on a stray quote or colon.
-            self.parser.parse_query_lenient(text).0
+            self.text_query(text)
         };
         let query: Box<dyn Query> = match &request.category {
             Some(category) => Box::new(BooleanQuery::new(vec![
@@ -402,19 +511,21 @@ impl TenantIndex {
             limit: request.limit,
             after,
             id_field: "id".to_owned(),
-            erp_id_field: "erp_id".to_owned(),
         };
-        let fruit = self.reader.searcher().search(&query, &collector)?;
+        let searcher = self.reader.searcher();
+        let fruit = searcher.search(&query, &collector)?;
         let next_cursor = (fruit.remaining > fruit.hits.len() as u64)
             .then(|| fruit.hits.last().map(|h| encode_cursor(h.score, h.id)))
             .flatten();
+        let erp_ids = erp_ids_of(&searcher, &fruit.hits)?;
         Ok(SearchPage {
             hits: fruit
                 .hits
                 .into_iter()
-                .map(|h| SearchHit {
+                .zip(erp_ids)
+                .map(|(h, erp_id)| SearchHit {
                     local_id: h.id,
-                    erp_id: h.erp_id,
+                    erp_id,
                     score: h.score,
                 })
                 .collect(),
@@ -422,6 +533,47 @@ impl TenantIndex {
             next_cursor,
         })
     }
+}
+
+/// The ERP ids of `hits`, in order: per segment, the dictionary is walked once over the
+/// sorted term ordinals instead of one block lookup per hit.
+fn erp_ids_of(searcher: &Searcher, hits: &[Ranked]) -> Result<Vec<String>, SearchError> {
+    let mut out = vec![String::new(); hits.len()];
+    let mut by_segment: HashMap<SegmentOrdinal, Vec<(u64, usize)>> = HashMap::new();
+    for (at, hit) in hits.iter().enumerate() {
+        by_segment.entry(hit.segment).or_default().push((0, at));
+    }
+    for (segment, mut wanted) in by_segment {
+        let Some(column) = searcher
+            .segment_reader(segment)
+            .fast_fields()
+            .str("erp_id")?
+        else {
+            continue;
+        };
+        wanted.retain_mut(|(ord, at)| match column.ords().first(hits[*at].doc) {
+            Some(found) => {
+                *ord = found;
+                true
+            }
+            None => false,
+        });
+        wanted.sort_unstable();
+        let ords: Vec<u64> = wanted.iter().map(|(ord, _)| *ord).collect();
+        let mut next = wanted.iter();
+        column
+            .dictionary()
+            .sorted_ords_to_term_cb(&ords, |bytes| {
+                if let Some((_, at)) = next.next() {
+                    out[*at] = String::from_utf8_lossy(bytes).into_owned();
+                }
+            })
+            .map_err(|err| SearchError::Read {
+                what: "erp id column",
+                message: err.to_string(),
+            })?;
+    }
+    Ok(out)
 }
 
 fn encode_cursor(score: f32, id: u64) -> String {

@@ -45,4 +45,6 @@ pub enum SearchError {
     InvalidCursor,
     #[error("search index payload: {0}")]
     Payload(String),
+    #[error("reading the search index ({what}): {message}")]
+    Read { what: &'static str, message: String },
 }

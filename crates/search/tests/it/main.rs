@@ -176,3 +176,96 @@ fn tenants_have_separate_indexes() {
     assert!(indexes.tenant("../escape").is_err());
     assert!(indexes.tenant("").is_err());
 }
+
+#[test]
+fn words_inside_compounds_and_prefixes_are_found() {
+    let (_dir, indexes) = indexes();
+    let index = indexes.tenant("t1").unwrap();
+    index
+        .add_new(&[
+            doc(1, "100-0000001", "Sechskantschraube M8", "CAT1"),
+            doc(2, "100-0000002", "Holzschraube", "CAT1"),
+        ])
+        .unwrap();
+    // A second commit puts the next documents in another segment.
+    index.commit(2).unwrap();
+    index
+        .add_new(&[
+            doc(3, "100-0000003", "Schraubendreher", "CAT2"),
+            doc(4, "100-0000004", "Schraube", "CAT2"),
+            doc(5, "100-0000005", "Mutter", "CAT2"),
+        ])
+        .unwrap();
+    index.commit(5).unwrap();
+
+    let page = index.search(&request("schraube", 10)).unwrap();
+    let ids: Vec<u64> = page.hits.iter().map(|h| h.local_id).collect();
+    assert_eq!(
+        ids[0], 4,
+        "the whole word ranks above words that contain it"
+    );
+    assert_eq!(
+        ids.iter().copied().collect::<HashSet<_>>(),
+        HashSet::from([1, 2, 3, 4])
+    );
+    for hit in &page.hits {
+        assert_eq!(hit.erp_id, format!("A{:05}", hit.local_id), "{hit:?}");
+    }
+    // A prefix as typed, every word required, case does not matter.
+    let ids = |q: &str| -> Vec<u64> {
+        let mut ids: Vec<u64> = index
+            .search(&request(q, 10))
+            .unwrap()
+            .hits
+            .iter()
+            .map(|h| h.local_id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    assert_eq!(ids("SECHSK"), vec![1]);
+    assert_eq!(ids("kant schraube"), vec![1]);
+    assert_eq!(ids("holz m8"), vec![2], "words may match different fields");
+    assert_eq!(ids("holz mutter"), Vec::<u64>::new());
+    assert_eq!(ids("0000003"), vec![3]);
+    // Two letters are too short for an infix match: only whole words.
+    assert_eq!(ids("ut"), Vec::<u64>::new());
+    // Query syntax still goes to the parser (a required and an excluded word).
+    assert_eq!(ids("+schraubendreher -mutter"), vec![3]);
+}
+
+#[test]
+fn an_index_of_another_schema_is_rebuilt_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant_dir = dir.path().join("t1");
+    std::fs::create_dir_all(&tenant_dir).unwrap();
+    {
+        let mut builder = tantivy::schema::Schema::builder();
+        let title = builder.add_text_field("title", tantivy::schema::TEXT);
+        let old = tantivy::Index::create_in_dir(&tenant_dir, builder.build()).unwrap();
+        let mut writer: tantivy::IndexWriter = old.writer(15_000_000).unwrap();
+        writer
+            .add_document(tantivy::doc!(title => "from an older release"))
+            .unwrap();
+        writer.commit().unwrap();
+    }
+    let indexes = SearchIndexes::new(
+        dir.path(),
+        IndexOptions {
+            writer_threads: 1,
+            writer_memory: 15_000_000,
+        },
+    );
+    let index = indexes.tenant("t1").unwrap();
+    assert_eq!(index.num_docs(), 0);
+    assert_eq!(
+        index.committed_seq().unwrap(),
+        0,
+        "so the store catch-up refills it"
+    );
+    index
+        .add_new(&[doc(1, "100-0000001", "Holzschraube", "CAT1")])
+        .unwrap();
+    index.commit(1).unwrap();
+    assert_eq!(index.search(&request("schraube", 5)).unwrap().total, 1);
+}
