@@ -281,18 +281,24 @@ mod tests {
         assert_eq!(count, MIGRATIONS.len() as i64);
     }
 
+    async fn sqlite_pool(path: &Path, pool_size: Option<u32>) -> SqlitePool {
+        let db = match pool_size {
+            Some(size) => Db::open_sqlite_sized(path, SqliteDurability::Normal, size).await,
+            None => Db::open_sqlite(path, SqliteDurability::Normal).await,
+        };
+        match db.unwrap() {
+            Db::Sqlite(pool) => pool,
+            Db::Postgres(_) => unreachable!(),
+        }
+    }
+
     /// `[store] pool_size` is the most connections the pool opens: with 2, two held
     /// connections make a third caller wait (here: past a deadline).
     #[tokio::test]
     async fn sqlite_pool_size_bounds_the_connections() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.sqlite");
-        let db = Db::open_sqlite_sized(&path, SqliteDurability::Normal, 2)
-            .await
-            .unwrap();
-        let Db::Sqlite(pool) = &db else {
-            unreachable!()
-        };
+        let pool = sqlite_pool(&path, Some(2)).await;
         assert_eq!(pool.options().get_max_connections(), 2);
         let first = pool.acquire().await.unwrap();
         let second = pool.acquire().await.unwrap();
@@ -307,22 +313,12 @@ mod tests {
         drop(second);
 
         // The default, and 0 read as 1 rather than a pool that can never connect.
-        let db = Db::open_sqlite(&path, SqliteDurability::Normal)
-            .await
-            .unwrap();
-        let Db::Sqlite(pool) = &db else {
-            unreachable!()
-        };
+        let pool = sqlite_pool(&path, None).await;
         assert_eq!(
             pool.options().get_max_connections(),
             DEFAULT_SQLITE_POOL_SIZE
         );
-        let db = Db::open_sqlite_sized(&path, SqliteDurability::Normal, 0)
-            .await
-            .unwrap();
-        let Db::Sqlite(pool) = &db else {
-            unreachable!()
-        };
+        let pool = sqlite_pool(&path, Some(0)).await;
         assert_eq!(pool.options().get_max_connections(), 1);
         pool.acquire().await.unwrap();
     }
