@@ -507,14 +507,17 @@ impl TenantIndex {
             ])),
             None => matched,
         };
+        // One hit more than asked says whether another page follows.
         let collector = PageCollector {
-            limit: request.limit,
+            limit: request.limit.saturating_add(1),
             after,
             id_field: "id".to_owned(),
         };
         let searcher = self.reader.searcher();
-        let fruit = searcher.search(&query, &collector)?;
-        let next_cursor = (fruit.remaining > fruit.hits.len() as u64)
+        let mut fruit = searcher.search(&query, &collector)?;
+        let more = fruit.hits.len() > request.limit;
+        fruit.hits.truncate(request.limit);
+        let next_cursor = more
             .then(|| fruit.hits.last().map(|h| encode_cursor(h.score, h.id)))
             .flatten();
         let erp_ids = erp_ids_of(&searcher, &fruit.hits)?;
