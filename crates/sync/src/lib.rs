@@ -51,20 +51,60 @@ use erpbridge_provider::ProviderError;
 use erpbridge_search::SearchError;
 use erpbridge_store::StoreError;
 
+/// Why a sync failed. The message of a wrapped error is part of this one's (it is what
+/// a sync run records), so the wrapped errors are not also reported as `source()`:
+/// error reporters that walk the chain would print each message twice.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("a sync of tenant `{0}` is already running")]
     Busy(String),
     #[error("provider: {0}")]
-    Provider(#[from] ProviderError),
+    Provider(ProviderError),
     #[error("store: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("search index: {0}")]
-    Search(#[from] SearchError),
+    Search(SearchError),
     #[error("the sync lock of tenant `{0}` was lost (lease expired); stopped")]
     LockLost(String),
     #[error("invalid schedule `{expression}`: {reason}")]
     Schedule { expression: String, reason: String },
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<ProviderError> for SyncError {
+    fn from(err: ProviderError) -> Self {
+        SyncError::Provider(err)
+    }
+}
+
+impl From<StoreError> for SyncError {
+    fn from(err: StoreError) -> Self {
+        SyncError::Store(err)
+    }
+}
+
+impl From<SearchError> for SyncError {
+    fn from(err: SearchError) -> Self {
+        SyncError::Search(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrapped_error_is_reported_once() {
+        let err = SyncError::from(ProviderError::unavailable("the ERP is down"));
+        // Walk the chain as error reporters (anyhow's `{:#}`, tracing) do.
+        let mut chain = vec![err.to_string()];
+        let mut next = std::error::Error::source(&err);
+        while let Some(cause) = next {
+            chain.push(cause.to_string());
+            next = cause.source();
+        }
+        let text = chain.join(": ");
+        assert_eq!(text.matches("the ERP is down").count(), 1, "{text}");
+    }
 }
