@@ -55,6 +55,7 @@ pub struct TrytonConfig {
     #[serde(default = "default_max_concurrency")]
     pub max_concurrency: u32,
     /// A session idle this long is pinged so Tryton's inactivity timeout never ends it.
+    /// Zero turns the pings off.
     #[serde(default = "default_keepalive", with = "humantime_serde")]
     #[schemars(with = "String")]
     pub keepalive: Duration,
@@ -149,7 +150,6 @@ impl TrytonConfig {
         for (key, value) in [
             ("request_timeout", self.request_timeout),
             ("connect_timeout", self.connect_timeout),
-            ("keepalive", self.keepalive),
         ] {
             if value.is_zero() {
                 return Err(TrytonError::Config(format!("{key} must be longer than 0s")));
