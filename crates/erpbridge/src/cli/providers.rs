@@ -131,3 +131,63 @@ pub fn runtime_options(tenant: &TenantConfig) -> RuntimeOptions {
         ..RuntimeOptions::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use erpbridge_config::Config;
+    use std::time::Duration;
+
+    /// Every Tryton knob of the config file reaches the provider (none is left at the
+    /// provider's default by a forgotten line here): each is set off its default.
+    #[test]
+    fn every_tryton_setting_reaches_the_provider() {
+        let text = r#"
+[[tenants]]
+id = "erp"
+api_keys = ["k-123456"]
+[tenants.provider]
+type = "tryton"
+url = "http://tryton.internal:8000/"
+database = "prod"
+user = "bridge"
+password = "pw-123456"
+company = 3
+warehouses = [7, 9]
+default_price_list = 11
+language = "de"
+request_timeout = "90s"
+max_concurrency = 2
+connect_timeout = "3s"
+tcp_keepalive = "0s"
+keepalive = "4m"
+delta_overlap = "15s"
+salable_only = false
+quote_breaks = false
+login_retry_after = "10m"
+"#;
+        let config = Config::from_toml(text, "t.toml").expect("valid");
+        let ProviderConfig::Tryton(settings) = &config.tenants[0].provider else {
+            panic!("not tryton")
+        };
+        let c = tryton_config(settings);
+        assert_eq!(c.url, "http://tryton.internal:8000/");
+        assert_eq!((c.database.as_str(), c.user.as_str()), ("prod", "bridge"));
+        assert_eq!(c.password, "pw-123456");
+        assert_eq!(c.company, Some(3));
+        assert_eq!(c.warehouses, vec![7, 9]);
+        assert_eq!(c.default_price_list, Some(11));
+        assert_eq!(c.language, "de");
+        assert_eq!(c.request_timeout, Duration::from_secs(90));
+        assert_eq!(c.max_concurrency, 2);
+        assert_eq!(c.connect_timeout, Duration::from_secs(3));
+        assert_eq!(c.tcp_keepalive, Duration::ZERO);
+        assert_eq!(c.keepalive, Duration::from_secs(240));
+        assert_eq!(c.delta_overlap, Duration::from_secs(15));
+        assert!(!c.salable_only);
+        assert!(!c.quote_breaks);
+        assert_eq!(c.login_retry_after, Duration::from_secs(600));
+        c.validate()
+            .expect("the provider accepts what the config accepted");
+    }
+}
