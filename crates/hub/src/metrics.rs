@@ -77,6 +77,9 @@ pub struct Metrics {
     pub connector_heartbeat_age: Family<TenantLabels, Gauge<f64, AtomicU64>>,
     pub connector_calls_in_flight: Family<TenantLabels, Gauge>,
     pub connector_sessions: Family<TenantLabels, Gauge>,
+    /// Configuration reloads by outcome (`applied`, `invalid`, `rejected`); not per
+    /// tenant: a reload concerns the whole hub.
+    pub config_reloads: Family<StatusLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -190,8 +193,15 @@ impl Metrics {
             "Tunnel sessions accepted for the tenant since the hub started (1 + reconnects)",
             connector_sessions.clone(),
         );
+        let config_reloads = Family::<StatusLabels, Counter>::default();
+        registry.register(
+            "erp_config_reloads",
+            "Configuration reloads (SIGHUP or POST /api/erp/config/reload) by outcome",
+            config_reloads.clone(),
+        );
         Metrics {
             registry,
+            config_reloads,
             connector_online,
             connector_heartbeat_age,
             connector_calls_in_flight,

@@ -59,3 +59,24 @@ pub enum ReloadError {
     #[error("{0}; nothing was changed")]
     Rejected(String),
 }
+
+/// Runs the installed reloader (blocking: call it off the async workers) and counts the
+/// outcome in `erp_config_reloads_total{status}`. `None` when the hub has no reloader
+/// (it runs without a configuration file). The HTTP route and SIGHUP both come here.
+pub fn reload(state: &AppState) -> Option<Result<ReloadReport, ReloadError>> {
+    let reloader = state.reloader()?;
+    let result = reloader.reload(state);
+    let status = match &result {
+        Ok(_) => "applied",
+        Err(ReloadError::Invalid { .. }) => "invalid",
+        Err(ReloadError::Rejected(_)) => "rejected",
+    };
+    state
+        .metrics()
+        .config_reloads
+        .get_or_create(&crate::metrics::StatusLabels {
+            status: status.to_owned(),
+        })
+        .inc();
+    Some(result)
+}

@@ -96,18 +96,20 @@ fn reload_on_sighup(hub: &RunningHub) {
         let state = hub.state.clone();
         tokio::spawn(async move {
             while hangup.recv().await.is_some() {
-                let Some(reloader) = state.reloader() else {
-                    continue;
-                };
                 let for_reload = state.clone();
-                match tokio::task::spawn_blocking(move || reloader.reload(&for_reload)).await {
-                    Ok(Ok(report)) => tracing::info!(
+                match tokio::task::spawn_blocking(move || {
+                    erpbridge_hub::reload::reload(&for_reload)
+                })
+                .await
+                {
+                    Ok(None) => {}
+                    Ok(Some(Ok(report))) => tracing::info!(
                         applied = ?report.applied,
                         restart_required = ?report.restart_required,
                         disconnected = ?report.connectors_disconnected,
                         "SIGHUP: configuration reloaded: {}", report.message
                     ),
-                    Ok(Err(erpbridge_hub::ReloadError::Invalid { file, errors })) => {
+                    Ok(Some(Err(erpbridge_hub::ReloadError::Invalid { file, errors }))) => {
                         for e in &errors {
                             tracing::error!(
                                 "SIGHUP: {file}:{}: {}: {}",
@@ -120,7 +122,9 @@ fn reload_on_sighup(hub: &RunningHub) {
                             "SIGHUP: {file} is invalid; keeping the running configuration"
                         );
                     }
-                    Ok(Err(err)) => tracing::error!("SIGHUP: configuration reload refused: {err}"),
+                    Ok(Some(Err(err))) => {
+                        tracing::error!("SIGHUP: configuration reload refused: {err}")
+                    }
                     Err(err) => tracing::error!(%err, "SIGHUP: configuration reload failed"),
                 }
             }

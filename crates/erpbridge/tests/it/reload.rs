@@ -339,4 +339,22 @@ async fn reload_applies_keys_tokens_and_config_versions_live_and_refuses_invalid
     .await;
     assert_eq!(status, 401, "a tenant added by reload must not be served");
     assert_eq!(hub_price(&client, &s, "acme-key-2").await, Some(price_7));
+
+    // Two reloads by API and one by SIGHUP applied, one refused.
+    let metrics = client
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("erp_config_reloads_total{status=\"applied\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("erp_config_reloads_total{status=\"invalid\"} 1"),
+        "{metrics}"
+    );
 }

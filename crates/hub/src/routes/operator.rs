@@ -301,17 +301,17 @@ pub async fn connectors(
 pub async fn reload_config(
     State(state): State<AppState>,
 ) -> Result<ApiJson<crate::reload::ReloadReport>, Problem> {
-    let reloader = state.reloader().ok_or_else(|| {
-        Problem::new(
-            axum::http::StatusCode::CONFLICT,
-            "not-reloadable",
-            "this hub runs without a configuration file (the embedded default): there is nothing to reload",
-        )
-    })?;
     let for_reload = state.clone();
-    let result = tokio::task::spawn_blocking(move || reloader.reload(&for_reload))
+    let result = tokio::task::spawn_blocking(move || crate::reload::reload(&for_reload))
         .await
-        .map_err(|_| Problem::internal("the configuration reload failed unexpectedly"))?;
+        .map_err(|_| Problem::internal("the configuration reload failed unexpectedly"))?
+        .ok_or_else(|| {
+            Problem::new(
+                axum::http::StatusCode::CONFLICT,
+                "not-reloadable",
+                "this hub runs without a configuration file (the embedded default): there is nothing to reload",
+            )
+        })?;
     match result {
         Ok(report) => {
             tracing::info!(applied = ?report.applied, restart_required = ?report.restart_required, "configuration reloaded: {}", report.message);

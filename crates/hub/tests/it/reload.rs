@@ -125,5 +125,22 @@ async fn reload_is_operator_only_and_maps_the_reloaders_answers() {
     // The replaced key applies to the very next request.
     assert_eq!(acme_status(&hub, "acme-new-key").await, 200);
     assert_eq!(acme_status(&hub, ACME_KEY).await, 401);
+
+    let metrics = hub
+        .client
+        .get(hub.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "erp_config_reloads_total{status=\"invalid\"} 1",
+        "erp_config_reloads_total{status=\"rejected\"} 1",
+        "erp_config_reloads_total{status=\"applied\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
     hub.stop().await;
 }
