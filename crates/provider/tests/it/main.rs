@@ -5,6 +5,7 @@ mod breaker;
 mod coalescing;
 mod executor;
 mod fake;
+mod guarded;
 mod maintenance;
 mod readiness;
 mod recovery;
