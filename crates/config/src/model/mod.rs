@@ -203,7 +203,7 @@ pub enum StoreConfig {
         /// `./erpbridge-data/erpbridge.sqlite`.
         #[serde(default = "default_sqlite_path")]
         path: PathBuf,
-        /// Connections in the pool (one writer at a time regardless). Default 4.
+        /// Connections in the pool (one writer at a time regardless). Default 8.
         #[serde(default = "default_sqlite_pool")]
         #[schemars(range(min = 1))]
         pool_size: u32,
@@ -223,7 +223,8 @@ fn default_sqlite_path() -> PathBuf {
     PathBuf::from("./erpbridge-data/erpbridge.sqlite")
 }
 fn default_sqlite_pool() -> u32 {
-    4
+    // Readers (API, outbox claims) share these; writers queue per file anyway.
+    8
 }
 fn default_postgres_pool() -> u32 {
     16

@@ -60,7 +60,7 @@ fn omitted_sections_take_documented_defaults() {
         .map(Duration::as_secs)
         .collect();
     assert_eq!(delays, [30, 120, 600, 1800, 3600]);
-    assert_eq!(config.store.pool_size(), 4);
+    assert_eq!(config.store.pool_size(), 8);
 }
 
 /// A TOML rendering of a JSON value with tables as inline tables: enough for the

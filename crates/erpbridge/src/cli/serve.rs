@@ -235,9 +235,10 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
     }
     let state = builder.build().context("building the hub")?;
     registry.bind(&state);
-    // Providers outside the runtime (Tryton) are ready once they have described
-    // themselves (which logs in): ask now and every 5 s until it works, so /readyz does
-    // not wait for the first query.
+    // Providers without a runtime monitor (remote gRPC providers, connector tunnels)
+    // are ready once they have described themselves: ask now and every 5 s until it
+    // works, so /readyz does not wait for the first query. (Hosted and Tryton tenants
+    // warm up inside their runtime.)
     for ctx in state.tenants().filter(|t| t.monitor.is_none()) {
         let ctx = Arc::clone(ctx);
         tokio::spawn(async move {
@@ -361,14 +362,15 @@ fn print_banner(config: &Config, embedded: bool, addr: SocketAddr, index_dir: &P
     }
 }
 
-async fn open_store(store: &StoreConfig) -> anyhow::Result<Db> {
+/// Opens (creating the SQLite file's directory) the store the configuration names.
+pub(crate) async fn open_store(store: &StoreConfig) -> anyhow::Result<Db> {
     match store {
-        StoreConfig::Sqlite { path, .. } => {
+        StoreConfig::Sqlite { path, pool_size } => {
             if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("creating {}", dir.display()))?;
             }
-            Db::open_sqlite(path, SqliteDurability::Full)
+            Db::open_sqlite_sized(path, SqliteDurability::Full, *pool_size)
                 .await
                 .with_context(|| format!("opening {}", path.display()))
         }

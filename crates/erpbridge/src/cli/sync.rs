@@ -13,10 +13,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use erpbridge_config::{Config, StoreConfig};
+use erpbridge_config::Config;
 use erpbridge_search::{IndexOptions, SearchIndexes};
 use erpbridge_store::catalog::CatalogStore;
-use erpbridge_store::{Db, SqliteDurability};
 use erpbridge_sync::{Progress, ProgressFn, SyncEngine, SyncMode, SyncOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -60,7 +59,7 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
         .iter()
         .find(|t| t.id.as_str() == args.tenant)
         .with_context(|| format!("no tenant `{}` in the configuration", args.tenant))?;
-    let db = open_store(&config.store).await?;
+    let db = super::serve::open_store(&config.store).await?;
     db.migrate().await.context("migrating the store")?;
     let index_dir = args.index_dir.clone().unwrap_or_else(|| config.index_dir());
     let provider = super::providers::provider_for(tenant)?.provider;
@@ -103,17 +102,6 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
         report.reindexed
     );
     Ok(())
-}
-
-async fn open_store(store: &StoreConfig) -> anyhow::Result<Db> {
-    match store {
-        StoreConfig::Sqlite { path, .. } => Db::open_sqlite(path, SqliteDurability::Full)
-            .await
-            .with_context(|| format!("opening {}", path.display())),
-        StoreConfig::Postgres { url, pool_size } => Db::open_postgres(url.expose(), *pool_size)
-            .await
-            .context("connecting to PostgreSQL"),
-    }
 }
 
 /// Progress as a bar (terminal) or as log lines (anything else).
