@@ -25,6 +25,7 @@ fn indexes() -> (tempfile::TempDir, SearchIndexes) {
         IndexOptions {
             writer_threads: 1,
             writer_memory: 15_000_000,
+            ..IndexOptions::default()
         },
     );
     (dir, indexes)
@@ -254,6 +255,7 @@ fn an_index_of_another_schema_is_rebuilt_empty() {
         IndexOptions {
             writer_threads: 1,
             writer_memory: 15_000_000,
+            ..IndexOptions::default()
         },
     );
     let index = indexes.tenant("t1").unwrap();
@@ -268,4 +270,31 @@ fn an_index_of_another_schema_is_rebuilt_empty() {
         .unwrap();
     index.commit(1).unwrap();
     assert_eq!(index.search(&request("schraube", 5)).unwrap().total, 1);
+}
+
+#[test]
+fn fragments_too_common_for_infix_matching_are_whole_words_only() {
+    let docs = [
+        doc(1, "100-0000001", "Holzschraube", "CAT1"),
+        doc(2, "100-0000002", "Sechskantschraube", "CAT1"),
+        doc(3, "100-0000003", "Flachschraube", "CAT1"),
+    ];
+    let found = |infix_max_docs: u64| {
+        let dir = tempfile::tempdir().unwrap();
+        let indexes = SearchIndexes::new(
+            dir.path(),
+            IndexOptions {
+                writer_threads: 1,
+                writer_memory: 15_000_000,
+                infix_max_docs,
+            },
+        );
+        let index = indexes.tenant("t1").unwrap();
+        index.add_new(&docs).unwrap();
+        index.commit(3).unwrap();
+        index.search(&request("schraube", 10)).unwrap().total
+    };
+    // Every trigram of "schraube" is in all three documents.
+    assert_eq!(found(3), 3);
+    assert_eq!(found(2), 0, "no whole word `schraube`, and no infix for it");
 }

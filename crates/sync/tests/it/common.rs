@@ -96,6 +96,7 @@ pub async fn env_with(backend: Backend, options: SyncOptions) -> Option<Env> {
         IndexOptions {
             writer_threads: 1,
             writer_memory: 50 * 1024 * 1024,
+            ..IndexOptions::default()
         },
     ));
     let engine = Arc::new(SyncEngine::new(

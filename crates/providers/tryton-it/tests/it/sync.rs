@@ -28,6 +28,7 @@ async fn engine(dir: &std::path::Path) -> SyncEngine {
         IndexOptions {
             writer_threads: 1,
             writer_memory: 50 * 1024 * 1024,
+            ..IndexOptions::default()
         },
     ));
     SyncEngine::new(
