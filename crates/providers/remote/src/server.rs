@@ -288,8 +288,11 @@ pub async fn serve(
 
 /// Accepted connections with Nagle's algorithm off. tonic's own `tcp_nodelay` only
 /// applies to listeners it binds itself; without this a reply that spans several TCP
-/// segments waits for the peer's delayed ACK (~40 ms on Linux).
-fn incoming(listener: TcpListener) -> impl Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+/// segments waits for the peer's delayed ACK (~40 ms on Linux). Public for the other
+/// gRPC listener of the hub, the connector tunnel.
+pub fn incoming(
+    listener: TcpListener,
+) -> impl Stream<Item = std::io::Result<tokio::net::TcpStream>> {
     TcpListenerStream::new(listener).map(|conn| {
         conn.and_then(|stream| {
             stream.set_nodelay(true)?;

@@ -18,7 +18,7 @@ use futures::Stream;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -226,7 +226,9 @@ pub async fn serve(
         .max_encoding_message_size(MAX_FRAME_BYTES);
     builder
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        // Nagle off on accepted sockets too (tonic's flag covers only listeners it
+        // binds): bulk calls through the tunnel had a 40 ms p99 of delayed ACKs.
+        .serve_with_incoming_shutdown(erpbridge_remote::server::incoming(listener), shutdown)
         .await?;
     Ok(())
 }
