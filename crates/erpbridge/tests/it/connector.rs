@@ -11,7 +11,7 @@ use erpbridge_store::catalog::CatalogStore;
 use erpbridge_store::{Db, SqliteDurability};
 use serde_json::{Value, json};
 
-use crate::support::{Proc, erpbridge, free_port, get, until};
+use crate::support::{Proc, erpbridge, free_port, get, hub_up, until};
 
 const ARTICLES: u64 = 12_000;
 const ACME_TOKEN: &str = "acme-connector-token";
@@ -196,14 +196,7 @@ async fn sync_price_and_order_through_the_tunnel_survive_a_killed_connector() {
     let s = Setup::new();
     let client = reqwest::Client::new();
     let _hub = s.hub();
-    until("hub up", 60, || async {
-        client
-            .get(format!("{}/healthz", s.http))
-            .send()
-            .await
-            .is_ok()
-    })
-    .await;
+    hub_up(&client, &s.http).await;
 
     // No connector yet: live calls are 503 problem+json, and the operator sees it.
     let prices = json!({"customer": "C0000001", "article_ids": ["A00000001", "A00000002"]});
@@ -388,14 +381,7 @@ async fn connectors_with_a_wrong_token_or_another_tenant_are_refused() {
     let s = Setup::new();
     let client = reqwest::Client::new();
     let _hub = s.hub();
-    until("hub up", 60, || async {
-        client
-            .get(format!("{}/healthz", s.http))
-            .send()
-            .await
-            .is_ok()
-    })
-    .await;
+    hub_up(&client, &s.http).await;
 
     let mut wrong = s.connector("wrong.token", "wrong.log");
     let status = tokio::task::spawn_blocking(move || {
