@@ -11,7 +11,7 @@ use erpbridge_store::catalog::CatalogStore;
 use erpbridge_store::{Db, SqliteDurability};
 use serde_json::{Value, json};
 
-use crate::support::{Proc, erpbridge, free_port, get, hub_up, until};
+use crate::support::{Proc, assert_catalog_equals, erpbridge, free_port, get, hub_up, until};
 
 const ARTICLES: u64 = 12_000;
 const ACME_TOKEN: &str = "acme-connector-token";
@@ -319,19 +319,7 @@ async fn sync_price_and_order_through_the_tunnel_survive_a_killed_connector() {
         "the second run re-fetched committed pages: {upserted} upserted after {committed} committed"
     );
     let store = CatalogStore::new(Db::open_sqlite(&db, SqliteDurability::Full).await.unwrap());
-    for entity in [
-        EntityKind::Article,
-        EntityKind::Category,
-        EntityKind::Customer,
-    ] {
-        let want = erpbridge_sync::checksum::provider_checksum(&reference, entity)
-            .await
-            .unwrap();
-        let got = erpbridge_sync::checksum::store_checksum(&store, "acme", entity)
-            .await
-            .unwrap();
-        assert_eq!(got, want, "{entity:?}: the resumed catalog differs");
-    }
+    assert_catalog_equals(&store, "acme", &reference).await;
 
     // The order saga through the tunnel.
     let order = json!({

@@ -16,7 +16,9 @@ use erpbridge_store::{Db, SqliteDurability};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::support::{PythonProvider, erpbridge, free_port, get, hub_up, post_json, until};
+use crate::support::{
+    PythonProvider, assert_catalog_equals, erpbridge, free_port, get, hub_up, post_json, until,
+};
 
 /// Spans several catalog pages of the Python provider (1000 per page at most, the hub
 /// asks for fewer) without making the test slow.
@@ -111,19 +113,7 @@ async fn the_hub_syncs_prices_and_orders_against_the_python_provider() {
         store.entity_count("py", EntityKind::Article).await.unwrap(),
         u64::from(ARTICLES)
     );
-    for entity in [
-        EntityKind::Article,
-        EntityKind::Category,
-        EntityKind::Customer,
-    ] {
-        let want = erpbridge_sync::checksum::provider_checksum(&reference, entity)
-            .await
-            .unwrap();
-        let got = erpbridge_sync::checksum::store_checksum(&store, "py", entity)
-            .await
-            .unwrap();
-        assert_eq!(got, want, "{entity:?}: the synced catalog differs");
-    }
+    assert_catalog_equals(&store, "py", &reference).await;
     // And the search index: everything, one category, one article by its number.
     assert_eq!(
         search(&client, &base, "page_size=10").await["total"],

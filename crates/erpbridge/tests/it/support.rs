@@ -211,3 +211,26 @@ impl Drop for PythonProvider {
         let _ = self.child.wait();
     }
 }
+
+/// Asserts the store holds exactly what `provider` serves for `tenant`: same count and
+/// content checksum for articles, categories and customers.
+pub async fn assert_catalog_equals(
+    store: &erpbridge_store::catalog::CatalogStore,
+    tenant: &str,
+    provider: &dyn erpbridge_provider::Provider,
+) {
+    use erpbridge_model::EntityKind;
+    for entity in [
+        EntityKind::Article,
+        EntityKind::Category,
+        EntityKind::Customer,
+    ] {
+        let want = erpbridge_sync::checksum::provider_checksum(provider, entity)
+            .await
+            .unwrap();
+        let got = erpbridge_sync::checksum::store_checksum(store, tenant, entity)
+            .await
+            .unwrap();
+        assert_eq!(got, want, "{entity:?}: the store differs from the provider");
+    }
+}
