@@ -225,6 +225,18 @@ listen = "127.0.0.1:{status}"
             .ok()
     }
 
+    /// The service's pid once the agent has recorded it. The service can answer
+    /// `/version` a moment before (or between a restart's removal and rewrite of) the
+    /// pid file, so a test must not read it just once.
+    pub fn wait_service_pid(&self, timeout: Duration) -> i32 {
+        let mut pid = None;
+        self.wait_for("the service pid file", timeout, || {
+            pid = self.service_pid();
+            pid.is_some()
+        });
+        pid.unwrap_or_default()
+    }
+
     pub fn installed_sha(&self) -> [u8; 32] {
         erpbridge_agent::fsutil::sha256_file(&self.path("install/erpbridge"))
             .unwrap()

@@ -95,7 +95,7 @@ fn tampered_foreign_signed_and_unsigned_releases_are_rejected() {
     let mut env = Env::new(Opts::default());
     env.start_agent(None);
     env.wait_version("1.0.0", LONG);
-    let pid = env.service_pid().unwrap();
+    let pid = env.wait_service_pid(LONG);
     let v1_sha = env.installed_sha();
 
     // 2.0.0: correctly signed, then the artifact is changed after publishing.
@@ -273,7 +273,7 @@ fn garbage_feed_is_logged_and_retried_service_untouched() {
     std::fs::write(env.path("feed/stable/index.json"), b"\x00 this is not json").unwrap();
     env.start_agent(None);
     env.wait_version("1.0.0", LONG);
-    let pid = env.service_pid().unwrap();
+    let pid = env.wait_service_pid(LONG);
     env.wait_for("feed error in status", LONG, || {
         agent_status(env.status_port).is_some_and(|s| {
             s["last_result"]
@@ -301,7 +301,7 @@ fn unreachable_http_feed_is_retried_and_service_untouched() {
     });
     env.start_agent(None);
     env.wait_version("1.0.0", LONG);
-    let pid = env.service_pid().unwrap();
+    let pid = env.wait_service_pid(LONG);
     env.wait_for("an unreachable-feed audit record", LONG, || {
         !env.events("check", false).is_empty()
     });
