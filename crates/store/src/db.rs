@@ -104,12 +104,17 @@ impl Db {
             .foreign_keys(true)
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-65536")
+            // Checkpoints run in the background (`spawn_checkpointer`), not in commits.
+            .pragma("wal_autocheckpoint", "0")
+            // A WAL that grew during a burst is cut back to this size once checkpointed.
+            .pragma("journal_size_limit", "67108864")
             .disable_statement_logging();
         let pool = SqlitePoolOptions::new()
             .max_connections(pool_size.max(1))
             .min_connections(1)
             .connect_with(options)
             .await?;
+        spawn_checkpointer(&pool, CHECKPOINT_EVERY);
         Ok(Db::Sqlite(pool))
     }
 
@@ -237,6 +242,51 @@ impl Db {
     }
 }
 
+/// How often the background checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Checkpoints the WAL of `pool`'s file every `every`, from a connection of its own,
+/// until the pool is closed or dropped.
+///
+/// Why not SQLite's automatic checkpoint: it runs inside the commit that pushes the WAL
+/// past 1,000 pages, so that commit also copies every page into the database file and
+/// syncs it. A delta sync of 10,000 articles at 1.5M dirties ~60,000 scattered pages;
+/// measured on the catalog at 1.5M, a 1,000-article batch spent 0.46 s in such commits,
+/// 0.09 s without them. SQLite's documentation names this way out: turn the automatic
+/// checkpoint off and checkpoint from another thread. `PASSIVE` never waits for readers
+/// or writers, and the WAL still protects every commit until it is copied; when the
+/// last connection closes, SQLite checkpoints what is left.
+fn spawn_checkpointer(pool: &SqlitePool, every: Duration) {
+    let options = pool.connect_options().as_ref().clone();
+    let mut closed = pool.close_event();
+    let file = options.get_filename().display().to_string();
+    tokio::spawn(async move {
+        let mut conn = match options.connect().await {
+            Ok(conn) => conn,
+            Err(err) => {
+                tracing::warn!(%err, file, "cannot open the WAL checkpointer's connection; checkpoints wait for the last connection to close");
+                return;
+            }
+        };
+        let work = async {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&mut conn)
+                    .await
+                {
+                    tracing::warn!(%err, file, "WAL checkpoint failed; retrying");
+                }
+            }
+        };
+        // `do_until` ends the loop when the pool is closed (or dropped).
+        let _ = closed.do_until(work).await;
+        let _ = conn.close().await;
+    });
+}
+
 fn check_known(applied: &[i64]) -> Result<(), StoreError> {
     match applied
         .iter()
@@ -289,6 +339,48 @@ mod tests {
         match db.unwrap() {
             Db::Sqlite(pool) => pool,
             Db::Postgres(_) => unreachable!(),
+        }
+    }
+
+    /// Commits leave checkpoints to the background checkpointer: the database file grows
+    /// by what was committed while the pool stays open (automatic checkpoints are off,
+    /// so nothing else would copy the WAL), and closing the pool stops the checkpointer
+    /// so the last connection closes and SQLite removes the WAL.
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_in_the_background_until_the_pool_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.sqlite");
+        let wal = dir.path().join("wal.sqlite-wal");
+        let pool = sqlite_pool(&path, None).await;
+        sqlx::query("CREATE TABLE blobs (b BLOB)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        // ~8 MB in 2,000 pages: far past the 1,000 pages of SQLite's own default.
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+             INSERT INTO blobs SELECT randomblob(4000) FROM n",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while size(&path) < 8_000_000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the database file never received the WAL's pages ({} bytes)",
+                size(&path)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        pool.close().await;
+        while wal.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the WAL outlived the closed pool: the checkpointer kept its connection"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

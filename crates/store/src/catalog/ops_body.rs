@@ -125,12 +125,41 @@ async fn delete_local(
     Ok(())
 }
 
-const ARTICLE_CHILDREN: [&str; 4] = [
-    "catalog_attributes",
-    "catalog_article_categories",
-    "catalog_images",
-    "catalog_references",
-];
+/// One child table of an article: which part of the article it holds.
+#[derive(Clone, Copy)]
+enum ArticlePart {
+    Attributes,
+    Categories,
+    Images,
+    References,
+}
+
+impl ArticlePart {
+    const ALL: [ArticlePart; 4] = [
+        ArticlePart::Attributes,
+        ArticlePart::Categories,
+        ArticlePart::Images,
+        ArticlePart::References,
+    ];
+
+    fn table(self) -> &'static str {
+        match self {
+            ArticlePart::Attributes => "catalog_attributes",
+            ArticlePart::Categories => "catalog_article_categories",
+            ArticlePart::Images => "catalog_images",
+            ArticlePart::References => "catalog_references",
+        }
+    }
+
+    fn same(self, old: &Article, new: &Article) -> bool {
+        match self {
+            ArticlePart::Attributes => old.attributes == new.attributes,
+            ArticlePart::Categories => old.categories == new.categories,
+            ArticlePart::Images => old.images == new.images,
+            ArticlePart::References => old.references == new.references,
+        }
+    }
+}
 
 fn entity_table(entity: EntityKind) -> &'static str {
     match entity {
@@ -301,8 +330,8 @@ async fn delete_records(
     }
     let local_ids: Vec<i64> = victims.iter().map(|(_, id)| *id).collect();
     if entity == EntityKind::Article {
-        for table in ARTICLE_CHILDREN {
-            delete_local(conn, table, tenant, &local_ids).await?;
+        for part in ArticlePart::ALL {
+            delete_local(conn, part.table(), tenant, &local_ids).await?;
         }
         let queued: Vec<(i64, i64)> = local_ids
             .iter()
@@ -510,6 +539,14 @@ fn article_at<'a>(batch: &'a Batch<'_>, index: usize) -> Option<&'a Article> {
     }
 }
 
+/// Writes new and changed articles. A changed article's child rows are rewritten only
+/// for the parts that differ from what is stored.
+///
+/// Why compare first: a delta touches articles scattered over the whole catalog, and
+/// every child table row it rewrites dirties a page of its own (the tables are keyed by
+/// article), which the commit and the checkpoint then write out. ERP changes usually
+/// touch a price, a name or a few attributes, rarely images, references and categories
+/// at once; reading the stored rows of 1,000 articles costs less than rewriting them.
 async fn write_articles(
     conn: &mut Conn,
     batch: &Batch<'_>,
@@ -517,13 +554,32 @@ async fn write_articles(
     changed_local: &[i64],
 ) -> Result<(), StoreError> {
     let tenant = batch.tenant;
-    for table in ARTICLE_CHILDREN {
-        delete_local(conn, table, tenant, changed_local).await?;
-    }
+    let stored = match changed_local.is_empty() {
+        true => HashMap::new(),
+        false => load_articles(conn, tenant, changed_local).await?,
+    };
     let rows: Vec<(&Article, i64, i64)> = writes
         .iter()
         .filter_map(|(i, local, seq)| article_at(batch, *i).map(|a| (a, *local, *seq)))
         .collect();
+    // Per part: the articles whose rows of that part are (re)written.
+    let mut changed_parts: Vec<(ArticlePart, Vec<(&Article, i64)>)> = Vec::with_capacity(4);
+    for part in ArticlePart::ALL {
+        let mut rewrite: Vec<i64> = Vec::new();
+        let mut write: Vec<(&Article, i64)> = Vec::with_capacity(rows.len());
+        for (article, local, _) in &rows {
+            match stored.get(local) {
+                Some(old) if part.same(&old.article, article) => {}
+                Some(_) => {
+                    rewrite.push(*local);
+                    write.push((article, *local));
+                }
+                None => write.push((article, *local)),
+            }
+        }
+        delete_local(conn, part.table(), tenant, &rewrite).await?;
+        changed_parts.push((part, write));
+    }
     insert_rows(
         conn,
         tenant,
@@ -548,109 +604,127 @@ async fn write_articles(
         },
     )
     .await?;
-
-    let attributes: Vec<(i64, i64, &Attribute)> = rows
-        .iter()
-        .flat_map(|(a, local, _)| {
-            a.attributes
-                .iter()
-                .enumerate()
-                .map(move |(ord, attr)| (*local, ord as i64, attr))
-        })
-        .collect();
-    insert_rows(
-        conn,
-        tenant,
-        "INSERT INTO catalog_attributes (tenant, local_id, ord, key, value, unit, lang)",
-        6,
-        "",
-        &attributes,
-        |args, (local, ord, attr)| {
-            args.add(*local)?;
-            args.add(*ord)?;
-            args.add(attr.key.as_str())?;
-            args.add(attr.value.as_str())?;
-            args.add(attr.unit.as_deref())?;
-            args.add(attr.lang.as_deref())
-        },
-    )
-    .await?;
-
-    let links: Vec<(i64, i64, &str)> = rows
-        .iter()
-        .flat_map(|(a, local, _)| {
-            a.categories
-                .iter()
-                .enumerate()
-                .map(move |(ord, c)| (*local, ord as i64, c.as_str()))
-        })
-        .collect();
-    insert_rows(
-        conn,
-        tenant,
-        "INSERT INTO catalog_article_categories (tenant, local_id, ord, category_id)",
-        3,
-        "",
-        &links,
-        |args, (local, ord, category)| {
-            args.add(*local)?;
-            args.add(*ord)?;
-            args.add(*category)
-        },
-    )
-    .await?;
-
-    let images: Vec<(i64, i64, &Image)> = rows
-        .iter()
-        .flat_map(|(a, local, _)| {
-            a.images
-                .iter()
-                .enumerate()
-                .map(move |(ord, image)| (*local, ord as i64, image))
-        })
-        .collect();
-    insert_rows(
-        conn,
-        tenant,
-        "INSERT INTO catalog_images (tenant, local_id, ord, url, caption, display_order)",
-        5,
-        "",
-        &images,
-        |args, (local, ord, image)| {
-            args.add(*local)?;
-            args.add(*ord)?;
-            args.add(image.url.as_str())?;
-            args.add(image.caption.as_deref())?;
-            args.add(i64::from(image.position))
-        },
-    )
-    .await?;
-
-    let references: Vec<(i64, i64, &ArticleReference)> = rows
-        .iter()
-        .flat_map(|(a, local, _)| {
-            a.references
-                .iter()
-                .enumerate()
-                .map(move |(ord, r)| (*local, ord as i64, r))
-        })
-        .collect();
-    insert_rows(
-        conn,
-        tenant,
-        "INSERT INTO catalog_references (tenant, local_id, ord, kind, target)",
-        4,
-        "",
-        &references,
-        |args, (local, ord, r)| {
-            args.add(*local)?;
-            args.add(*ord)?;
-            args.add(kind_text(r.kind))?;
-            args.add(r.target.as_str())
-        },
-    )
-    .await?;
+    for (part, articles) in &changed_parts {
+        write_part(conn, tenant, *part, articles).await?;
+    }
     Ok(())
+}
+
+/// Inserts the rows of one part of `articles` (whose old rows, if any, are gone).
+async fn write_part(
+    conn: &mut Conn,
+    tenant: &str,
+    part: ArticlePart,
+    articles: &[(&Article, i64)],
+) -> Result<(), StoreError> {
+    match part {
+        ArticlePart::Attributes => {
+            let attributes: Vec<(i64, i64, &Attribute)> = articles
+                .iter()
+                .flat_map(|(a, local)| {
+                    a.attributes
+                        .iter()
+                        .enumerate()
+                        .map(move |(ord, attr)| (*local, ord as i64, attr))
+                })
+                .collect();
+            insert_rows(
+                conn,
+                tenant,
+                "INSERT INTO catalog_attributes (tenant, local_id, ord, key, value, unit, lang)",
+                6,
+                "",
+                &attributes,
+                |args, (local, ord, attr)| {
+                    args.add(*local)?;
+                    args.add(*ord)?;
+                    args.add(attr.key.as_str())?;
+                    args.add(attr.value.as_str())?;
+                    args.add(attr.unit.as_deref())?;
+                    args.add(attr.lang.as_deref())
+                },
+            )
+            .await
+        }
+        ArticlePart::Categories => {
+            let links: Vec<(i64, i64, &str)> = articles
+                .iter()
+                .flat_map(|(a, local)| {
+                    a.categories
+                        .iter()
+                        .enumerate()
+                        .map(move |(ord, c)| (*local, ord as i64, c.as_str()))
+                })
+                .collect();
+            insert_rows(
+                conn,
+                tenant,
+                "INSERT INTO catalog_article_categories (tenant, local_id, ord, category_id)",
+                3,
+                "",
+                &links,
+                |args, (local, ord, category)| {
+                    args.add(*local)?;
+                    args.add(*ord)?;
+                    args.add(*category)
+                },
+            )
+            .await
+        }
+        ArticlePart::Images => {
+            let images: Vec<(i64, i64, &Image)> = articles
+                .iter()
+                .flat_map(|(a, local)| {
+                    a.images
+                        .iter()
+                        .enumerate()
+                        .map(move |(ord, image)| (*local, ord as i64, image))
+                })
+                .collect();
+            insert_rows(
+                conn,
+                tenant,
+                "INSERT INTO catalog_images (tenant, local_id, ord, url, caption, display_order)",
+                5,
+                "",
+                &images,
+                |args, (local, ord, image)| {
+                    args.add(*local)?;
+                    args.add(*ord)?;
+                    args.add(image.url.as_str())?;
+                    args.add(image.caption.as_deref())?;
+                    args.add(i64::from(image.position))
+                },
+            )
+            .await
+        }
+        ArticlePart::References => {
+            let references: Vec<(i64, i64, &ArticleReference)> = articles
+                .iter()
+                .flat_map(|(a, local)| {
+                    a.references
+                        .iter()
+                        .enumerate()
+                        .map(move |(ord, r)| (*local, ord as i64, r))
+                })
+                .collect();
+            insert_rows(
+                conn,
+                tenant,
+                "INSERT INTO catalog_references (tenant, local_id, ord, kind, target)",
+                4,
+                "",
+                &references,
+                |args, (local, ord, r)| {
+                    args.add(*local)?;
+                    args.add(*ord)?;
+                    args.add(kind_text(r.kind))?;
+                    args.add(r.target.as_str())
+                },
+            )
+            .await
+        }
+    }
 }
 
 async fn write_categories(

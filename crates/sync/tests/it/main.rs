@@ -9,4 +9,5 @@ mod delta;
 mod full;
 mod isolation;
 mod lock;
+mod parts;
 mod schedule;
