@@ -7,9 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, TermQuery,
-};
+use tantivy::query::QueryParser;
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
@@ -19,20 +17,26 @@ use tantivy::{
 };
 
 use crate::SearchError;
-use crate::collect::{PageCollector, Ranked};
+use crate::collect::{IdOrders, Page, Ranked, TotalRelation};
 use crate::doc::ArticleDoc;
+use crate::query::Planner;
 
 const EXACT_TOKENIZER: &str = "raw_lower";
 const GRAMS_TOKENIZER: &str = "trigrams_lower";
-/// Score of a match found only inside a word (a trigram match), below any whole-word
-/// match so that exact hits rank first.
-const INFIX_SCORE: f32 = 0.5;
 /// A word gets infix matching only if its rarest trigram is in at most this many
 /// documents. Intersecting trigrams that every other article has ("ser", "eri", "rie"
 /// of "Serie") means walking most of the catalog, which cost a 1.5M-article search a
 /// quarter of a second; and a fragment that common is a common word of the catalog,
 /// which whole-word matching already finds.
 const INFIX_MAX_DOCS: u64 = 50_000;
+/// Totals that need counting are exact up to this many matches (Elasticsearch's default
+/// `track_total_hits`).
+const TRACK_TOTAL_HITS: u64 = 10_000;
+/// Boosts of the fields a word is looked up in: an exact article number first, then
+/// number words, then names.
+const NUMBER_EXACT_BOOST: f32 = 8.0;
+const NUMBER_BOOST: f32 = 3.0;
+const NAMES_BOOST: f32 = 2.0;
 
 /// Tuning of index writers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +49,11 @@ pub struct IndexOptions {
     /// Words whose rarest trigram is in more documents than this get no infix
     /// matching: the intersection would walk much of the catalog. Default 50,000.
     pub infix_max_docs: u64,
+    /// Where counting matches is extra work (a single word, whose top hits are found
+    /// without visiting every match), the total is exact up to this many matches and a
+    /// lower bound beyond ([`TotalRelation::AtLeast`]). Default 10,000; `u64::MAX`
+    /// counts everything.
+    pub track_total_hits: u64,
 }
 
 impl Default for IndexOptions {
@@ -53,6 +62,7 @@ impl Default for IndexOptions {
             writer_threads: 1,
             writer_memory: 200 * 1024 * 1024,
             infix_max_docs: INFIX_MAX_DOCS,
+            track_total_hits: TRACK_TOTAL_HITS,
         }
     }
 }
@@ -223,8 +233,11 @@ pub struct SearchHit {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchPage {
     pub hits: Vec<SearchHit>,
-    /// All matches of the query (not only this page).
+    /// Matches of the query in all pages: all of them when `total_relation` is
+    /// [`TotalRelation::Exact`], a lower bound when it is [`TotalRelation::AtLeast`]
+    /// (see [`IndexOptions::track_total_hits`]).
     pub total: u64,
+    pub total_relation: TotalRelation,
     /// Present when more hits follow this page.
     pub next_cursor: Option<String>,
 }
@@ -236,7 +249,10 @@ pub struct TenantIndex {
     reader: IndexReader,
     fields: Fields,
     parser: QueryParser,
+    /// The fields a plain word is looked up in, with their boosts, in scoring order.
+    text_fields: [(Field, f32); 5],
     options: IndexOptions,
+    id_orders: IdOrders,
     writer: Mutex<Option<IndexWriter<TantivyDocument>>>,
 }
 
@@ -301,16 +317,24 @@ impl TenantIndex {
             ],
         );
         parser.set_conjunction_by_default();
-        parser.set_field_boost(fields.number_exact, 8.0);
-        parser.set_field_boost(fields.number, 3.0);
-        parser.set_field_boost(fields.names, 2.0);
+        parser.set_field_boost(fields.number_exact, NUMBER_EXACT_BOOST);
+        parser.set_field_boost(fields.number, NUMBER_BOOST);
+        parser.set_field_boost(fields.names, NAMES_BOOST);
         Ok(Self {
             tenant: tenant.to_owned(),
             index,
             reader,
             fields,
             parser,
+            text_fields: [
+                (fields.number, NUMBER_BOOST),
+                (fields.names, NAMES_BOOST),
+                (fields.descriptions, 1.0),
+                (fields.attributes, 1.0),
+                (fields.category_names, 1.0),
+            ],
             options,
+            id_orders: IdOrders::default(),
             writer: Mutex::new(None),
         })
     }
@@ -438,106 +462,47 @@ impl TenantIndex {
             .sum()
     }
 
+    fn planner(&self) -> Result<Planner<'_>, SearchError> {
+        let analyzer = |name: &str| {
+            self.index
+                .tokenizers()
+                .get(name)
+                .ok_or_else(|| SearchError::Read {
+                    what: "tokenizer",
+                    message: format!("`{name}` is not registered"),
+                })
+        };
+        Ok(Planner {
+            parser: &self.parser,
+            words: analyzer("default")?,
+            exact: analyzer(EXACT_TOKENIZER)?,
+            number_exact: self.fields.number_exact,
+            text_fields: &self.text_fields,
+            grams: self.fields.grams,
+            category: self.fields.category,
+            number_exact_boost: NUMBER_EXACT_BOOST,
+            infix_max_docs: self.options.infix_max_docs,
+        })
+    }
+
     /// Every word must match, as a whole word in any text field or (for words of three
     /// letters or more) inside a number or name. Text with query syntax (quotes,
     /// `field:`, `+`/`-`, parentheses, wildcards) goes to the query parser as is.
-    fn text_query(&self, searcher: &Searcher, text: &str) -> Box<dyn Query> {
-        // Lenient: a shop's search box must not fail on a stray quote or colon.
-        let parse = |text: &str| self.parser.parse_query_lenient(text).0;
-        let syntax = text.contains(|c: char| "\"':+()[]{}^~*!\\".contains(c))
-            || text
-                .split_whitespace()
-                .any(|w| w.starts_with('-') || matches!(w, "AND" | "OR" | "NOT"));
-        if syntax {
-            return parse(text);
-        }
-        let words: Vec<Box<dyn Query>> = text
-            .split_whitespace()
-            .map(|word| match self.infix_query(searcher, word) {
-                Some(infix) => Box::new(BooleanQuery::new(vec![
-                    (Occur::Should, parse(word)),
-                    (Occur::Should, infix),
-                ])) as Box<dyn Query>,
-                None => parse(word),
-            })
-            .collect();
-        match words.len() {
-            1 => words.into_iter().next().unwrap_or_else(|| parse(text)),
-            _ => Box::new(BooleanQuery::new(
-                words.into_iter().map(|q| (Occur::Must, q)).collect(),
-            )),
-        }
-    }
-
-    /// All trigrams of `word` in the grams field, at a fixed low score; `None` for
-    /// words too short or too common for it (see [`INFIX_MAX_DOCS`]).
-    fn infix_query(&self, searcher: &Searcher, word: &str) -> Option<Box<dyn Query>> {
-        let chars: Vec<char> = word.to_lowercase().chars().collect();
-        if chars.len() < 3 {
-            return None;
-        }
-        let mut grams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
-        grams.sort();
-        grams.dedup();
-        let terms: Vec<Term> = grams
-            .iter()
-            .map(|gram| Term::from_field_text(self.fields.grams, gram))
-            .collect();
-        // A dictionary lookup per trigram; an unreadable count just means "use it".
-        let rarest = terms
-            .iter()
-            .map(|t| searcher.doc_freq(t).unwrap_or(0))
-            .min()
-            .unwrap_or(0);
-        if rarest > self.options.infix_max_docs {
-            return None;
-        }
-        let all = BooleanQuery::new(
-            terms
-                .into_iter()
-                .map(|term| {
-                    (
-                        Occur::Must,
-                        Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>,
-                    )
-                })
-                .collect(),
-        );
-        Some(Box::new(ConstScoreQuery::new(Box::new(all), INFIX_SCORE)))
-    }
-
     pub fn search(&self, request: &SearchRequest) -> Result<SearchPage, SearchError> {
         let after = request.cursor.as_deref().map(decode_cursor).transpose()?;
         let searcher = self.reader.searcher();
-        let text = request.query.trim();
-        let matched: Box<dyn Query> = if text.is_empty() {
-            Box::new(AllQuery)
-        } else {
-            self.text_query(&searcher, text)
-        };
-        let query: Box<dyn Query> = match &request.category {
-            Some(category) => Box::new(BooleanQuery::new(vec![
-                (Occur::Must, matched),
-                (
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(
-                        Box::new(TermQuery::new(
-                            Term::from_field_text(self.fields.category, category),
-                            IndexRecordOption::Basic,
-                        )),
-                        0.0,
-                    )) as Box<dyn Query>,
-                ),
-            ])),
-            None => matched,
-        };
+        let plan = self
+            .planner()?
+            .plan(&searcher, &request.query, request.category.as_deref());
         // One hit more than asked says whether another page follows.
-        let collector = PageCollector {
+        let page = Page {
             limit: request.limit.saturating_add(1),
             after,
-            id_field: "id".to_owned(),
+            id_field: "id",
+            track_total: self.options.track_total_hits,
+            id_orders: self.id_orders.of(&searcher, "id")?,
         };
-        let mut fruit = searcher.search(&query, &collector)?;
+        let mut fruit = crate::collect::run(&searcher, plan, &page)?;
         let more = fruit.hits.len() > request.limit;
         fruit.hits.truncate(request.limit);
         let next_cursor = more
@@ -556,6 +521,7 @@ impl TenantIndex {
                 })
                 .collect(),
             total: fruit.total,
+            total_relation: fruit.relation,
             next_cursor,
         })
     }

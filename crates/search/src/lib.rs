@@ -28,7 +28,10 @@
 mod collect;
 mod doc;
 mod index;
+mod matching;
+mod query;
 
+pub use collect::TotalRelation;
 pub use doc::ArticleDoc;
 pub use index::{IndexOptions, SearchHit, SearchIndexes, SearchPage, SearchRequest, TenantIndex};
 

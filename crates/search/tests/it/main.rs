@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use erpbridge_search::{ArticleDoc, IndexOptions, SearchIndexes, SearchRequest};
+use erpbridge_search::{ArticleDoc, IndexOptions, SearchIndexes, SearchRequest, TotalRelation};
 
 fn doc(id: u64, number: &str, name: &str, category: &str) -> ArticleDoc {
     ArticleDoc {
@@ -287,6 +287,7 @@ fn fragments_too_common_for_infix_matching_are_whole_words_only() {
                 writer_threads: 1,
                 writer_memory: 15_000_000,
                 infix_max_docs,
+                ..IndexOptions::default()
             },
         );
         let index = indexes.tenant("t1").unwrap();
@@ -297,4 +298,194 @@ fn fragments_too_common_for_infix_matching_are_whole_words_only() {
     // Every trigram of "schraube" is in all three documents.
     assert_eq!(found(3), 3);
     assert_eq!(found(2), 0, "no whole word `schraube`, and no infix for it");
+}
+
+/// Every page of `query`, in order: (score, local id) of each hit, and each page's total.
+fn all_pages(
+    index: &erpbridge_search::TenantIndex,
+    query: &str,
+    category: Option<&str>,
+    limit: usize,
+) -> (Vec<(f32, u64)>, Vec<(u64, TotalRelation)>) {
+    let mut seen = Vec::new();
+    let mut totals = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = index
+            .search(&SearchRequest {
+                query: query.to_owned(),
+                category: category.map(str::to_owned),
+                limit,
+                cursor: cursor.take(),
+            })
+            .unwrap();
+        assert!(page.hits.len() <= limit);
+        totals.push((page.total, page.total_relation));
+        seen.extend(page.hits.iter().map(|h| (h.score, h.local_id)));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    (seen, totals)
+}
+
+/// Best first: higher score, then lower id; every id once.
+fn assert_ranked(seen: &[(f32, u64)]) {
+    for pair in seen.windows(2) {
+        let ((s0, i0), (s1, i1)) = (pair[0], pair[1]);
+        assert!(s0 > s1 || (s0 == s1 && i0 < i1), "order broken at {pair:?}");
+    }
+    let unique: HashSet<u64> = seen.iter().map(|(_, id)| *id).collect();
+    assert_eq!(unique.len(), seen.len(), "a hit came twice");
+}
+
+fn with_options(track_total_hits: u64, infix_max_docs: u64) -> (tempfile::TempDir, SearchIndexes) {
+    let dir = tempfile::tempdir().unwrap();
+    let indexes = SearchIndexes::new(
+        dir.path(),
+        IndexOptions {
+            writer_threads: 1,
+            writer_memory: 15_000_000,
+            track_total_hits,
+            infix_max_docs,
+        },
+    );
+    (dir, indexes)
+}
+
+#[test]
+fn totals_are_exact_up_to_the_threshold_then_a_lower_bound_and_paging_goes_on() {
+    // "hammer" is in names and descriptions (a union of two fields); "steel" only in
+    // descriptions; "claw" in every other name.
+    let docs: Vec<ArticleDoc> = (1..=130)
+        .map(|i| {
+            let name = if i % 2 == 0 { "hammer claw" } else { "hammer" };
+            doc(
+                i,
+                &format!("N-{i}"),
+                name,
+                if i <= 40 { "small" } else { "big" },
+            )
+        })
+        .collect();
+    // With and without infix matching: without, "hammer" is found by block-max WAND
+    // alone.
+    for infix_max_docs in [0, IndexOptions::default().infix_max_docs] {
+        let (_dir, indexes) = with_options(50, infix_max_docs);
+        let index = indexes.tenant("t1").unwrap();
+        index.add_new(&docs[..70]).unwrap();
+        index.commit(1).unwrap();
+        index.add_new(&docs[70..]).unwrap();
+        index.delete(&[3, 4]).unwrap();
+        index.commit(2).unwrap();
+
+        // Counting stops at the threshold: a lower bound, on every page, and paging
+        // still reaches every hit, in order.
+        let (seen, totals) = all_pages(&index, "hammer", None, 9);
+        assert_eq!(seen.len(), 128);
+        assert_ranked(&seen);
+        assert!(!seen.iter().any(|(_, id)| *id == 3 || *id == 4), "deleted");
+        let lower_bound = (50, TotalRelation::AtLeast);
+        assert!(totals.iter().all(|t| *t == lower_bound), "{totals:?}");
+
+        // Exact where it is cheap or the hits are all visited anyway: one field's
+        // postings, several words, a category filter, a listing.
+        let total = |query: &str, category: Option<&str>| {
+            let page = index
+                .search(&SearchRequest {
+                    query: query.to_owned(),
+                    category: category.map(str::to_owned),
+                    limit: 5,
+                    cursor: None,
+                })
+                .unwrap();
+            (page.total, page.total_relation)
+        };
+        assert_eq!(total("steel", None), (128, TotalRelation::Exact));
+        assert_eq!(total("hammer claw", None), (64, TotalRelation::Exact));
+        assert_eq!(total("hammer", Some("big")), (90, TotalRelation::Exact));
+        assert_eq!(total("", Some("small")), (38, TotalRelation::Exact));
+        assert_eq!(total("", None), (128, TotalRelation::Exact));
+    }
+
+    // Under the threshold a count is exact.
+    let (_dir, indexes) = with_options(1_000, 0);
+    let index = indexes.tenant("t1").unwrap();
+    index.add_new(&docs).unwrap();
+    index.commit(1).unwrap();
+    let (seen, totals) = all_pages(&index, "hammer", None, 50);
+    assert_eq!(seen.len(), 130);
+    assert!(
+        totals.iter().all(|t| *t == (130, TotalRelation::Exact)),
+        "{totals:?}"
+    );
+    assert_eq!(TotalRelation::AtLeast.as_str(), "gte");
+    assert_eq!(TotalRelation::Exact.as_str(), "eq");
+}
+
+#[test]
+fn score_ties_page_by_id_whatever_order_segments_and_documents_have() {
+    // All hits score the same; segments hold id ranges out of order, one of them with
+    // ids descending in document order. The lowest ids must still come first. Without
+    // infix matching the word is scored by block-max WAND, which skips ties.
+    for infix_max_docs in [0, IndexOptions::default().infix_max_docs] {
+        let (_dir, indexes) = with_options(10_000, infix_max_docs);
+        let index = indexes.tenant("t1").unwrap();
+        // In names only: one term, whose WAND scores are the canonical ones.
+        let same = |id: u64| ArticleDoc {
+            descriptions: "plain".to_owned(),
+            ..doc(id, "N", "spanner", "c")
+        };
+        let batches: [Vec<u64>; 4] = [
+            (201..=500).collect(),
+            (1..=150).rev().collect(),
+            (151..=200).collect(),
+            vec![1000, 5, 2000],
+        ];
+        let mut seq = 0;
+        for batch in &batches {
+            let docs: Vec<ArticleDoc> = batch.iter().map(|&id| same(id)).collect();
+            index.upsert(&docs).unwrap();
+            seq += 1;
+            index.commit(seq).unwrap();
+        }
+        for limit in [7, 1, 200] {
+            let (seen, _) = all_pages(&index, "spanner", None, limit);
+            assert_eq!(seen.len(), 502, "id 5 was replaced, not duplicated");
+            assert_ranked(&seen);
+            let ids: Vec<u64> = seen.iter().map(|(_, id)| *id).collect();
+            assert_eq!(&ids[..4], &[1, 2, 3, 4], "infix_max_docs {infix_max_docs}");
+            assert_eq!(seen[0].0, seen[501].0, "every hit ties");
+        }
+    }
+}
+
+#[test]
+fn whole_words_and_words_inside_compounds_page_together() {
+    let (_dir, indexes) = indexes();
+    let index = indexes.tenant("t1").unwrap();
+    let docs: Vec<ArticleDoc> = (1..=150)
+        .map(|i| {
+            let name = match i % 3 {
+                0 => "Schraube",
+                1 => "Holzschraube lang",
+                _ => "Mutter",
+            };
+            doc(i, &format!("N-{i}"), name, "c")
+        })
+        .collect();
+    index.add_new(&docs[..80]).unwrap();
+    index.commit(1).unwrap();
+    index.add_new(&docs[80..]).unwrap();
+    index.commit(2).unwrap();
+    let (seen, totals) = all_pages(&index, "schraube", None, 11);
+    assert_eq!(seen.len(), 100);
+    assert_ranked(&seen);
+    assert!(totals.iter().all(|t| *t == (100, TotalRelation::Exact)));
+    // Whole words first, then the compounds at the infix score.
+    let first: HashSet<u64> = seen[..50].iter().map(|(_, id)| id % 3).collect();
+    assert_eq!(first, HashSet::from([0]));
+    let rest: HashSet<u64> = seen[50..].iter().map(|(_, id)| id % 3).collect();
+    assert_eq!(rest, HashSet::from([1]));
 }
