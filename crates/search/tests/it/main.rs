@@ -300,13 +300,18 @@ fn fragments_too_common_for_infix_matching_are_whole_words_only() {
     assert_eq!(found(2), 0, "no whole word `schraube`, and no infix for it");
 }
 
+/// A hit's (score, local id).
+type Ranked = (f32, u64);
+/// A page's total and its relation.
+type Total = (u64, TotalRelation);
+
 /// Every page of `query`, in order: (score, local id) of each hit, and each page's total.
 fn all_pages(
     index: &erpbridge_search::TenantIndex,
     query: &str,
     category: Option<&str>,
     limit: usize,
-) -> (Vec<(f32, u64)>, Vec<(u64, TotalRelation)>) {
+) -> (Vec<Ranked>, Vec<Total>) {
     let mut seen = Vec::new();
     let mut totals = Vec::new();
     let mut cursor = None;
