@@ -32,4 +32,5 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_core"),
     migration!(100, "0100_outbox"),
     migration!(200, "0200_catalog"),
+    migration!(201, "0201_article_part_digests"),
 ];

@@ -22,6 +22,7 @@
 
 mod lock;
 mod ops;
+mod parts;
 mod types;
 
 pub use lock::SyncLock;
