@@ -595,114 +595,97 @@ async fn write_part(
     part: ArticlePart,
     articles: &[(&Article, i64)],
 ) -> Result<(), StoreError> {
-    match part {
+    use Cell::{Int, Opt, Text};
+    let mut cells: Vec<Cell<'_>> = Vec::new();
+    let columns: &[&str] = match part {
         ArticlePart::Attributes => {
-            let attributes: Vec<(i64, i64, &Attribute)> = articles
-                .iter()
-                .flat_map(|(a, local)| {
-                    a.attributes
-                        .iter()
-                        .enumerate()
-                        .map(move |(ord, attr)| (*local, ord as i64, attr))
-                })
-                .collect();
-            insert_rows(
-                conn,
-                tenant,
-                "INSERT INTO catalog_attributes (tenant, local_id, ord, key, value, unit, lang)",
-                6,
-                "",
-                &attributes,
-                |args, (local, ord, attr)| {
-                    args.add(*local)?;
-                    args.add(*ord)?;
-                    args.add(attr.key.as_str())?;
-                    args.add(attr.value.as_str())?;
-                    args.add(attr.unit.as_deref())?;
-                    args.add(attr.lang.as_deref())
-                },
-            )
-            .await
+            for (a, local) in articles {
+                for (ord, attr) in a.attributes.iter().enumerate() {
+                    cells.extend([
+                        Int(*local),
+                        Int(ord as i64),
+                        Text(&attr.key),
+                        Text(&attr.value),
+                        Opt(attr.unit.as_deref()),
+                        Opt(attr.lang.as_deref()),
+                    ]);
+                }
+            }
+            &["local_id", "ord", "key", "value", "unit", "lang"]
         }
         ArticlePart::Categories => {
-            let links: Vec<(i64, i64, &str)> = articles
-                .iter()
-                .flat_map(|(a, local)| {
-                    a.categories
-                        .iter()
-                        .enumerate()
-                        .map(move |(ord, c)| (*local, ord as i64, c.as_str()))
-                })
-                .collect();
-            insert_rows(
-                conn,
-                tenant,
-                "INSERT INTO catalog_article_categories (tenant, local_id, ord, category_id)",
-                3,
-                "",
-                &links,
-                |args, (local, ord, category)| {
-                    args.add(*local)?;
-                    args.add(*ord)?;
-                    args.add(*category)
-                },
-            )
-            .await
+            for (a, local) in articles {
+                for (ord, category) in a.categories.iter().enumerate() {
+                    cells.extend([Int(*local), Int(ord as i64), Text(category.as_str())]);
+                }
+            }
+            &["local_id", "ord", "category_id"]
         }
         ArticlePart::Images => {
-            let images: Vec<(i64, i64, &Image)> = articles
-                .iter()
-                .flat_map(|(a, local)| {
-                    a.images
-                        .iter()
-                        .enumerate()
-                        .map(move |(ord, image)| (*local, ord as i64, image))
-                })
-                .collect();
-            insert_rows(
-                conn,
-                tenant,
-                "INSERT INTO catalog_images (tenant, local_id, ord, url, caption, display_order)",
-                5,
-                "",
-                &images,
-                |args, (local, ord, image)| {
-                    args.add(*local)?;
-                    args.add(*ord)?;
-                    args.add(image.url.as_str())?;
-                    args.add(image.caption.as_deref())?;
-                    args.add(i64::from(image.position))
-                },
-            )
-            .await
+            for (a, local) in articles {
+                for (ord, image) in a.images.iter().enumerate() {
+                    cells.extend([
+                        Int(*local),
+                        Int(ord as i64),
+                        Text(&image.url),
+                        Opt(image.caption.as_deref()),
+                        Int(i64::from(image.position)),
+                    ]);
+                }
+            }
+            &["local_id", "ord", "url", "caption", "display_order"]
         }
         ArticlePart::References => {
-            let references: Vec<(i64, i64, &ArticleReference)> = articles
-                .iter()
-                .flat_map(|(a, local)| {
-                    a.references
-                        .iter()
-                        .enumerate()
-                        .map(move |(ord, r)| (*local, ord as i64, r))
-                })
-                .collect();
-            insert_rows(
-                conn,
-                tenant,
-                "INSERT INTO catalog_references (tenant, local_id, ord, kind, target)",
-                4,
-                "",
-                &references,
-                |args, (local, ord, r)| {
-                    args.add(*local)?;
-                    args.add(*ord)?;
-                    args.add(kind_text(r.kind))?;
-                    args.add(r.target.as_str())
-                },
-            )
-            .await
+            for (a, local) in articles {
+                for (ord, r) in a.references.iter().enumerate() {
+                    cells.extend([
+                        Int(*local),
+                        Int(ord as i64),
+                        Text(kind_text(r.kind)),
+                        Text(&r.target),
+                    ]);
+                }
+            }
+            &["local_id", "ord", "kind", "target"]
         }
+    };
+    insert_children(conn, tenant, part.table(), columns, &cells).await
+}
+
+/// One value of a child-table row, for whichever bulk path the backend takes.
+#[derive(Debug, Clone, Copy)]
+enum Cell<'a> {
+    Int(i64),
+    Text(&'a str),
+    Opt(Option<&'a str>),
+}
+
+/// Appends child rows with multi-row `INSERT ... VALUES`: `cells` holds the rows one
+/// after the other, `columns.len()` values each (the tenant is added in front).
+async fn insert_children_values(
+    conn: &mut Conn,
+    tenant: &str,
+    table: &str,
+    columns: &[&str],
+    cells: &[Cell<'_>],
+) -> Result<(), StoreError> {
+    let width = columns.len();
+    if width == 0 || cells.is_empty() {
+        return Ok(());
     }
+    let head = format!("INSERT INTO {table} (tenant, {})", columns.join(", "));
+    let rows: Vec<&[Cell<'_>]> = cells.chunks(width).collect();
+    insert_rows(conn, tenant, &head, width, "", &rows, |args, row| {
+        for cell in row.iter() {
+            match cell {
+                Cell::Int(v) => args.add(*v)?,
+                Cell::Text(v) => args.add(*v)?,
+                Cell::Opt(v) => args.add(*v)?,
+            }
+        }
+        Ok(())
+    })
+    .await
 }
 
 async fn write_categories(

@@ -102,6 +102,18 @@ async fn changed_parts_are_rewritten_and_only_they(backend: Backend) {
             }),
         ),
         (
+            "text that COPY's format must escape",
+            Box::new(|a| {
+                a.attributes[0].value = "tab\there\nnew line\r\\N back\\slash ü".into();
+                a.attributes[0].unit = Some("\\N".into());
+                a.images.push(Image {
+                    url: "https://img.invalid/\\x.jpg".into(),
+                    caption: Some("\t".into()),
+                    position: 1,
+                });
+            }),
+        ),
+        (
             "references back and images gone",
             Box::new(|a| {
                 a.references = vec![ArticleReference {
