@@ -2,8 +2,9 @@
 //!
 //! Both SQLite and PostgreSQL accept `$n` placeholders (sqlx binds SQLite's `$n` by
 //! number), `INSERT ... ON CONFLICT ... DO UPDATE`, `RETURNING` and multi-row `VALUES`,
-//! so one body serves both; only the pool type and the placeholders of generated bulk
-//! statements differ (see `push_placeholder`). `include!` instead of generics
+//! so one body serves both; only the pool type, the placeholders of generated bulk
+//! statements (`push_placeholder`) and the bulk path for child rows (`insert_children`:
+//! multi-row inserts on SQLite, `COPY` on PostgreSQL) differ. `include!` instead of generics
 //! because sqlx's generic executor bounds would have to be repeated on every function.
 
 pub(crate) mod sqlite {
@@ -19,6 +20,8 @@ pub(crate) mod sqlite {
         sql.push('?');
     }
 
+    /// Appends child rows with multi-row `INSERT ... VALUES`: `cells` holds the rows one
+    /// after the other, `columns.len()` values each (the tenant is added in front).
     async fn insert_children(
         conn: &mut Conn,
         tenant: &str,
@@ -26,7 +29,23 @@ pub(crate) mod sqlite {
         columns: &[&str],
         cells: &[Cell<'_>],
     ) -> Result<(), StoreError> {
-        insert_children_values(conn, tenant, table, columns, cells).await
+        let width = columns.len();
+        if width == 0 || cells.is_empty() {
+            return Ok(());
+        }
+        let head = format!("INSERT INTO {table} (tenant, {})", columns.join(", "));
+        let rows: Vec<&[Cell<'_>]> = cells.chunks(width).collect();
+        insert_rows(conn, tenant, &head, width, "", &rows, |args, row| {
+            for cell in row.iter() {
+                match cell {
+                    Cell::Int(v) => args.add(*v)?,
+                    Cell::Text(v) => args.add(*v)?,
+                    Cell::Opt(v) => args.add(*v)?,
+                }
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// This file's writer queue ([`crate::db::sqlite_writer`]), held for the transaction.

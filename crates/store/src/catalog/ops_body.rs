@@ -660,34 +660,6 @@ enum Cell<'a> {
     Opt(Option<&'a str>),
 }
 
-/// Appends child rows with multi-row `INSERT ... VALUES`: `cells` holds the rows one
-/// after the other, `columns.len()` values each (the tenant is added in front).
-async fn insert_children_values(
-    conn: &mut Conn,
-    tenant: &str,
-    table: &str,
-    columns: &[&str],
-    cells: &[Cell<'_>],
-) -> Result<(), StoreError> {
-    let width = columns.len();
-    if width == 0 || cells.is_empty() {
-        return Ok(());
-    }
-    let head = format!("INSERT INTO {table} (tenant, {})", columns.join(", "));
-    let rows: Vec<&[Cell<'_>]> = cells.chunks(width).collect();
-    insert_rows(conn, tenant, &head, width, "", &rows, |args, row| {
-        for cell in row.iter() {
-            match cell {
-                Cell::Int(v) => args.add(*v)?,
-                Cell::Text(v) => args.add(*v)?,
-                Cell::Opt(v) => args.add(*v)?,
-            }
-        }
-        Ok(())
-    })
-    .await
-}
-
 async fn write_categories(
     conn: &mut Conn,
     batch: &Batch<'_>,
