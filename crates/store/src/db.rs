@@ -247,6 +247,9 @@ impl Db {
 struct CheckpointPolicy {
     /// How often it looks at the WAL.
     every: Duration,
+    /// While writes go on, a non-blocking checkpoint at most this often (so that a
+    /// busy hub's WAL keeps being copied and reused without a quiet moment).
+    busy_every: Duration,
     /// A WAL this big is checkpointed and truncated at once, between two write
     /// transactions, even while writes go on.
     truncate_at: u64,
@@ -254,13 +257,15 @@ struct CheckpointPolicy {
 
 const CHECKPOINTS: CheckpointPolicy = CheckpointPolicy {
     every: Duration::from_secs(1),
+    busy_every: Duration::from_secs(10),
     // A delta of 10,000 articles at 1.5M writes ~250 MB of WAL: let it finish first.
     truncate_at: 512 << 20,
 };
 
 /// Checkpoints the WAL of `pool`'s file from a connection of its own, until the pool
 /// is closed or dropped: once the WAL has been quiet for a tick (a burst of writes is
-/// over), or at once when it has grown past `truncate_at`.
+/// over), every `busy_every` while writes go on, and at once when it has grown past
+/// `truncate_at`.
 ///
 /// Why not SQLite's automatic checkpoint: it runs inside the commit that pushes the WAL
 /// past 1,000 pages, so that commit also copies every page into the database file and
@@ -301,20 +306,31 @@ fn spawn_checkpointer(pool: &SqlitePool, policy: CheckpointPolicy) {
             // The WAL's (length, mtime) at the last tick and at the last checkpoint.
             let mut last_seen = None;
             let mut last_checkpointed = None;
+            // Since when the WAL has held writes not yet checkpointed.
+            let mut unsaved_since: Option<tokio::time::Instant> = None;
             loop {
                 tick.tick().await;
                 let Ok(meta) = std::fs::metadata(&wal) else {
                     continue;
                 };
                 let now = Some((meta.len(), meta.modified().ok()));
-                let quiet = now == last_seen && now != last_checkpointed && meta.len() > 0;
+                let unsaved = now != last_checkpointed && meta.len() > 0;
+                let quiet = unsaved && now == last_seen;
+                if !unsaved {
+                    unsaved_since = None;
+                }
+                let busy_due = unsaved
+                    && unsaved_since
+                        .get_or_insert_with(tokio::time::Instant::now)
+                        .elapsed()
+                        >= policy.busy_every;
                 last_seen = now;
                 let result = if meta.len() >= policy.truncate_at {
                     let _turn = writer.lock().await;
                     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                         .execute(&mut conn)
                         .await
-                } else if quiet {
+                } else if quiet || busy_due {
                     sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                         .execute(&mut conn)
                         .await
@@ -322,7 +338,10 @@ fn spawn_checkpointer(pool: &SqlitePool, policy: CheckpointPolicy) {
                     continue;
                 };
                 match result {
-                    Ok(_) => last_checkpointed = now,
+                    Ok(_) => {
+                        last_checkpointed = now;
+                        unsaved_since = None;
+                    }
                     Err(err) => {
                         tracing::warn!(%err, file = %file.display(), "WAL checkpoint failed; retrying")
                     }
@@ -445,6 +464,7 @@ mod tests {
             &pool,
             CheckpointPolicy {
                 every: Duration::from_millis(20),
+                busy_every: Duration::from_secs(3600),
                 truncate_at: 1 << 20,
             },
         );
