@@ -12,13 +12,12 @@ use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{LowerCaser, NgramTokenizer, RawTokenizer, TextAnalyzer};
-use tantivy::{
-    Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, SegmentOrdinal, TantivyDocument, Term,
-};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::SearchError;
-use crate::collect::{IdOrders, Page, Ranked, TotalRelation};
+use crate::collect::{IdOrders, Page, TotalRelation};
 use crate::doc::ArticleDoc;
+use crate::erp_ids::ErpIds;
 use crate::query::Planner;
 
 const EXACT_TOKENIZER: &str = "raw_lower";
@@ -253,6 +252,7 @@ pub struct TenantIndex {
     text_fields: [(Field, f32); 5],
     options: IndexOptions,
     id_orders: IdOrders,
+    erp_ids: ErpIds,
     writer: Mutex<Option<IndexWriter<TantivyDocument>>>,
 }
 
@@ -335,6 +335,7 @@ impl TenantIndex {
             ],
             options,
             id_orders: IdOrders::default(),
+            erp_ids: ErpIds::default(),
             writer: Mutex::new(None),
         })
     }
@@ -508,7 +509,7 @@ impl TenantIndex {
         let next_cursor = more
             .then(|| fruit.hits.last().map(|h| encode_cursor(h.score, h.id)))
             .flatten();
-        let erp_ids = erp_ids_of(&searcher, &fruit.hits)?;
+        let erp_ids = self.erp_ids.of(&searcher, &fruit.hits)?;
         Ok(SearchPage {
             hits: fruit
                 .hits
@@ -525,47 +526,6 @@ impl TenantIndex {
             next_cursor,
         })
     }
-}
-
-/// The ERP ids of `hits`, in order: per segment, the dictionary is walked once over the
-/// sorted term ordinals instead of one block lookup per hit.
-fn erp_ids_of(searcher: &Searcher, hits: &[Ranked]) -> Result<Vec<String>, SearchError> {
-    let mut out = vec![String::new(); hits.len()];
-    let mut by_segment: HashMap<SegmentOrdinal, Vec<(u64, usize)>> = HashMap::new();
-    for (at, hit) in hits.iter().enumerate() {
-        by_segment.entry(hit.segment).or_default().push((0, at));
-    }
-    for (segment, mut wanted) in by_segment {
-        let Some(column) = searcher
-            .segment_reader(segment)
-            .fast_fields()
-            .str("erp_id")?
-        else {
-            continue;
-        };
-        wanted.retain_mut(|(ord, at)| match column.ords().first(hits[*at].doc) {
-            Some(found) => {
-                *ord = found;
-                true
-            }
-            None => false,
-        });
-        wanted.sort_unstable();
-        let ords: Vec<u64> = wanted.iter().map(|(ord, _)| *ord).collect();
-        let mut next = wanted.iter();
-        column
-            .dictionary()
-            .sorted_ords_to_term_cb(&ords, |bytes| {
-                if let Some((_, at)) = next.next() {
-                    out[*at] = String::from_utf8_lossy(bytes).into_owned();
-                }
-            })
-            .map_err(|err| SearchError::Read {
-                what: "erp id column",
-                message: err.to_string(),
-            })?;
-    }
-    Ok(out)
 }
 
 fn encode_cursor(score: f32, id: u64) -> String {

@@ -27,6 +27,7 @@
 
 mod collect;
 mod doc;
+mod erp_ids;
 mod index;
 mod matching;
 mod query;
