@@ -37,8 +37,11 @@ pub struct SearchParams {
 pub struct SearchResponse {
     #[schema(value_type = Vec<Object>)]
     pub items: Vec<Article>,
-    /// Matches in all pages.
+    /// Matches in all pages: exactly (`total_relation` `eq`) or at least (`gte`). A word
+    /// that much of the catalog has is counted up to a threshold (10,000 by default),
+    /// as Elasticsearch's `hits.total` is; paging goes on past it.
     pub total: u64,
+    pub total_relation: TotalRelation,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
@@ -90,8 +93,22 @@ pub async fn search(
     Ok(ApiJson(SearchResponse {
         items: stored.into_iter().map(|s| s.article).collect(),
         total: page.total,
+        total_relation: match page.total_relation {
+            erpbridge_search::TotalRelation::Exact => TotalRelation::Eq,
+            erpbridge_search::TotalRelation::AtLeast => TotalRelation::Gte,
+        },
         next_cursor: page.next_cursor,
     }))
+}
+
+/// Whether a search's `total` is every match or a lower bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TotalRelation {
+    /// `total` matches.
+    Eq,
+    /// At least `total` matches.
+    Gte,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

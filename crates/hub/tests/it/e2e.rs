@@ -7,7 +7,12 @@ use crate::support::{ACME_KEY, FullHub, GLOBEX_KEY, Options, problem};
 
 #[tokio::test]
 async fn search_detail_order_completion_and_replays() {
-    let full = FullHub::start(Options::default()).await;
+    // A low count threshold, so that a common word's total is a lower bound.
+    let full = FullHub::start(Options {
+        track_total_hits: 50,
+        ..Options::default()
+    })
+    .await;
     let hub = &full.hub;
     full.sync("acme", ACME_KEY).await;
 
@@ -30,6 +35,41 @@ async fn search_detail_order_completion_and_replays() {
         items.iter().any(|a| a["id"] == "A00000042"),
         "search by number finds the article: {found}"
     );
+    assert_eq!(found["total_relation"], "eq", "{found}");
+
+    // A word much of the catalog has: counted up to the threshold, and the pages go on
+    // past it to every match, each once.
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = "/v1/tenants/acme/articles?q=steel&page_size=40".to_owned();
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value = hub
+            .client
+            .get(hub.url(&url))
+            .bearer_auth(ACME_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["total"], 50, "{page}");
+        assert_eq!(page["total_relation"], "gte", "{page}");
+        for item in page["items"].as_array().unwrap() {
+            assert!(
+                seen.insert(item["id"].as_str().unwrap().to_owned()),
+                "{item}"
+            );
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert!(seen.len() > 50, "only {} hits", seen.len());
 
     // Detail: master data from the store, live price and stock from the ERP.
     let r = hub

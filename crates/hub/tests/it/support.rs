@@ -16,6 +16,8 @@ pub const OPERATOR_KEY: &str = "operator-secret-key";
 
 pub struct Options {
     pub articles: u64,
+    /// The search index's `track_total_hits` (of a [`FullHub`]).
+    pub track_total_hits: u64,
     pub rate_limit: Option<RateLimit>,
     pub hub: HubOptions,
     pub cache: CacheTtls,
@@ -26,6 +28,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             articles: 500,
+            track_total_hits: erpbridge_search::IndexOptions::default().track_total_hits,
             rate_limit: None,
             hub: HubOptions::default(),
             cache: CacheTtls::default(),
@@ -186,7 +189,10 @@ impl FullHub {
         let outbox_store = OutboxStore::new(db.clone());
         let indexes = Arc::new(SearchIndexes::new(
             dir.path().join("search"),
-            IndexOptions::default(),
+            IndexOptions {
+                track_total_hits: options.track_total_hits,
+                ..IndexOptions::default()
+            },
         ));
         let sync = Arc::new(SyncEngine::new(
             catalog.clone(),
