@@ -19,16 +19,16 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tantivy::columnar::{Cardinality, Column};
 use tantivy::fastfield::AliveBitSet;
-use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query, Weight};
+use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query, Scorer, Weight};
 use tantivy::{
     DocId, DocSet, Score, Searcher, SegmentOrdinal, SegmentReader, TERMINATED, index::SegmentId,
 };
 
-use crate::matching::{AllOf, AnyOf};
+use crate::matching::{AllOf, AnyOf, DocList, INFIX_SCORE};
 use crate::query::{Plan, Word};
 
 /// A hit with its sort key and where it lives (for looking up stored columns of the
@@ -351,17 +351,16 @@ struct WordWeights {
 }
 
 impl WordWeights {
+    fn scorers(&self, reader: &SegmentReader) -> tantivy::Result<Vec<Box<dyn Scorer>>> {
+        self.clauses.iter().map(|w| w.scorer(reader, 1.0)).collect()
+    }
+
     fn any_of(&self, reader: &SegmentReader, infix: bool) -> tantivy::Result<AnyOf> {
-        let clauses = self
-            .clauses
-            .iter()
-            .map(|w| w.scorer(reader, 1.0))
-            .collect::<tantivy::Result<Vec<_>>>()?;
         let infix = match (&self.infix, infix) {
             (Some(w), true) => Some(w.scorer(reader, 1.0)?),
             _ => None,
         };
-        Ok(AnyOf::new(clauses, infix))
+        Ok(AnyOf::new(self.scorers(reader)?, infix))
     }
 }
 
@@ -526,31 +525,44 @@ fn one_word(
     count: &mut Count,
 ) -> tantivy::Result<()> {
     let alive = reader.alive_bitset();
+    // The trigram intersection is walked once: counting and scoring use its list.
+    let mut infix_docs = Vec::new();
+    if let Some(infix) = &word.infix {
+        let mut docs = infix.scorer(reader, 1.0)?;
+        let mut doc = docs.doc();
+        while doc != TERMINATED {
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                infix_docs.push(doc);
+            }
+            doc = docs.advance();
+        }
+    }
+    let infix_docs: Arc<[DocId]> = infix_docs.into();
     let exact_single_term = word.clauses.len() == 1 && word.infix.is_none();
     if exact_single_term {
         // One postings list: counting it exactly is a plain walk, no union.
         count.total += u64::from(word.clauses[0].count(reader)?);
     } else {
-        let mut docs = word.any_of(reader, true)?;
+        let infix = word
+            .infix
+            .is_some()
+            .then(|| Box::new(DocList::new(infix_docs.clone())) as Box<dyn Scorer>);
+        let mut docs = AnyOf::new(word.scorers(reader)?, infix);
         let first = docs.doc();
         count.walk(first, || docs.advance(), alive);
     }
     if top.limit == 0 {
         return Ok(());
     }
-    let mut infix_docs = Vec::new();
-    if let Some(infix) = &word.infix {
-        let mut docs = infix.scorer(reader, 1.0)?;
-        let mut scored = word.any_of(reader, true)?;
-        let mut doc = docs.doc();
-        while doc != TERMINATED {
-            if alive.is_none_or(|a| a.is_alive(doc)) && scored.seek(doc) == doc {
-                infix_docs.push(doc);
-                let score = scored.score();
-                top.offer(doc, score);
-            }
-            doc = docs.advance();
-        }
+    // The same sum as `AnyOf::score` with the infix: the fields in order, then the bonus.
+    let mut fields = AnyOf::new(word.scorers(reader)?, None);
+    for &doc in infix_docs.iter() {
+        let score = if fields.seek(doc) == doc {
+            fields.score()
+        } else {
+            0.0
+        };
+        top.offer(doc, score + INFIX_SCORE);
     }
     let Some(wand) = &word.wand else {
         return Ok(());

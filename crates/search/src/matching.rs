@@ -13,6 +13,8 @@
 //! scores exactly: the same document must get the same bits on every page, whatever
 //! path (pruned or not) scored it.
 
+use std::sync::Arc;
+
 use tantivy::query::Scorer;
 use tantivy::{DocId, DocSet, Score, TERMINATED};
 
@@ -199,6 +201,45 @@ impl AllOf {
     }
 }
 
+/// Documents already found, in order: a word's infix matches, once intersected.
+pub(crate) struct DocList {
+    docs: Arc<[DocId]>,
+    at: usize,
+}
+
+impl DocList {
+    pub(crate) fn new(docs: Arc<[DocId]>) -> Self {
+        DocList { docs, at: 0 }
+    }
+}
+
+impl DocSet for DocList {
+    fn advance(&mut self) -> DocId {
+        self.at = (self.at + 1).min(self.docs.len());
+        self.doc()
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        let rest = &self.docs[self.at..];
+        self.at += rest.partition_point(|&d| d < target);
+        self.doc()
+    }
+
+    fn doc(&self) -> DocId {
+        self.docs.get(self.at).copied().unwrap_or(TERMINATED)
+    }
+
+    fn size_hint(&self) -> u32 {
+        u32::try_from(self.docs.len() - self.at).unwrap_or(u32::MAX)
+    }
+}
+
+impl Scorer for DocList {
+    fn score(&mut self) -> Score {
+        0.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +322,17 @@ mod tests {
         assert_eq!(word.seek(55), 60, "a seek behind the current match stays");
         assert_eq!(word.advance(), 90);
         assert_eq!(word.advance(), TERMINATED);
+    }
+
+    #[test]
+    fn a_doc_list_advances_and_seeks() {
+        let mut list = DocList::new(Arc::from(vec![2, 4, 8, 16]));
+        assert_eq!(list.doc(), 2);
+        assert_eq!(list.seek(5), 8);
+        assert_eq!(list.seek(8), 8);
+        assert_eq!(list.advance(), 16);
+        assert_eq!(list.seek(17), TERMINATED);
+        assert_eq!(list.advance(), TERMINATED);
     }
 
     #[test]
