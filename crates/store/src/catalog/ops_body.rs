@@ -345,6 +345,7 @@ pub(crate) async fn apply_batch(pool: &Pool, batch: &Batch<'_>) -> Result<BatchO
     }
     let _turn = write_turn(pool).await;
     let mut tx = pool.begin().await?;
+    plan_bulk_statements(&mut tx).await?;
     let n = batch.records.len() as i64;
     // A write first, so SQLite takes the write lock now instead of upgrading later.
     let (first_local, first_seq) = reserve(&mut tx, tenant, n.max(1)).await?;
@@ -736,6 +737,7 @@ pub(crate) async fn sweep_step(
 ) -> Result<SweepOutcome, StoreError> {
     let _turn = write_turn(pool).await;
     let mut tx = pool.begin().await?;
+    plan_bulk_statements(&mut tx).await?;
     let (_, first_seq) = reserve(&mut tx, tenant, i64::from(limit.max(1))).await?;
     let rows = sqlx::query(
         "SELECT erp_id, local_id FROM catalog_ids
