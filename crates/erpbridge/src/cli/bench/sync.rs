@@ -97,6 +97,8 @@ struct QueryFigure {
     category: Option<String>,
     limit: usize,
     total: u64,
+    /// "eq", or "gte" when `total` is a lower bound (single words past 10,000 hits).
+    total_relation: &'static str,
     returned: usize,
     p50_ms: f64,
     p95_ms: f64,
@@ -264,6 +266,7 @@ async fn bench(args: &SyncBenchArgs) -> anyhow::Result<Figures> {
             category: request.category.clone(),
             limit: request.limit,
             total: page.total,
+            total_relation: page.total_relation.as_str(),
             returned: page.hits.len(),
             p50_ms: ms(percentile(&samples, 0.50)),
             p95_ms: ms(percentile(&samples, 0.95)),
@@ -534,7 +537,11 @@ fn print_table(f: &Figures) {
             format!("{:?}", q.query),
             q.category.as_deref().unwrap_or("-"),
             q.limit,
-            q.total,
+            format!(
+                "{}{}",
+                q.total,
+                if q.total_relation == "gte" { "+" } else { "" }
+            ),
             q.p50_ms,
             q.p95_ms
         );
