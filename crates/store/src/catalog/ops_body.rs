@@ -76,6 +76,19 @@ fn in_list(first: usize, count: usize) -> String {
     list
 }
 
+/// Arguments for `tenant = p1 AND col IN (p2, ...)`: the tenant, then `ids`.
+fn tenant_and<'t, T>(tenant: &str, ids: &'t [T]) -> Result<Args, StoreError>
+where
+    &'t T: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut args = Args::default();
+    args.add(tenant).map_err(encode_err)?;
+    for id in ids {
+        args.add(id).map_err(encode_err)?;
+    }
+    Ok(args)
+}
+
 /// Multi-row insert of `rows`, `width` values each, bound by `bind`.
 async fn insert_rows<T>(
     conn: &mut Conn,
@@ -114,11 +127,7 @@ async fn delete_local(
             ph(1),
             in_list(2, chunk.len())
         );
-        let mut args = Args::default();
-        args.add(tenant).map_err(encode_err)?;
-        for id in chunk {
-            args.add(*id).map_err(encode_err)?;
-        }
+        let args = tenant_and(tenant, chunk)?;
         sqlx::query_with(AssertSqlSafe(sql), args)
             .execute(&mut *conn)
             .await?;
@@ -459,11 +468,7 @@ async fn touch_category_articles(
             ph(1),
             in_list(2, chunk.len())
         );
-        let mut args = Args::default();
-        args.add(tenant).map_err(encode_err)?;
-        for id in chunk {
-            args.add(*id).map_err(encode_err)?;
-        }
+        let args = tenant_and(tenant, chunk)?;
         let found: Vec<i64> = sqlx::query_scalar_with(AssertSqlSafe(sql), args)
             .fetch_all(&mut *conn)
             .await?;
@@ -574,11 +579,7 @@ async fn stored_digests(
             ph(1),
             in_list(2, chunk.len())
         );
-        let mut args = Args::default();
-        args.add(tenant).map_err(encode_err)?;
-        for id in chunk {
-            args.add(*id).map_err(encode_err)?;
-        }
+        let args = tenant_and(tenant, chunk)?;
         for row in sqlx::query_with(AssertSqlSafe(sql), args)
             .fetch_all(&mut *conn)
             .await?
