@@ -55,6 +55,36 @@ pub(crate) fn sqlite_writer(pool: &SqlitePool) -> Arc<tokio::sync::Mutex<()>> {
     Arc::clone(writers.entry(key).or_default())
 }
 
+/// The one connection catalog write transactions of a SQLite file run on.
+///
+/// In WAL mode a connection throws its whole page cache away when another connection has
+/// written since its last transaction, and the pool hands each transaction whichever
+/// connection is idle, so consecutive catalog batches kept starting cold and re-read their
+/// pages with `pread` (a quarter of a delta sync's SQLite time at 1.5M articles). Writers
+/// take turns anyway ([`sqlite_writer`]); giving the catalog's turns one connection keeps
+/// its cache warm from batch to batch. A pool of one, not a held connection, so that it
+/// closes by itself when idle and never keeps the main pool from closing.
+pub(crate) fn sqlite_write_pool(pool: &SqlitePool) -> SqlitePool {
+    static POOLS: OnceLock<StdMutex<HashMap<PathBuf, SqlitePool>>> = OnceLock::new();
+    let options = pool.connect_options();
+    let file = options.get_filename().to_path_buf();
+    let key = std::fs::canonicalize(&file).unwrap_or(file);
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    pools
+        .entry(key)
+        .or_insert_with(|| {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(0)
+                .idle_timeout(Duration::from_secs(30))
+                .connect_lazy_with(options.as_ref().clone())
+        })
+        .clone()
+}
+
 /// Connections of a SQLite pool when the caller does not say.
 pub const DEFAULT_SQLITE_POOL_SIZE: u32 = 8;
 

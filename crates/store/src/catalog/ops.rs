@@ -53,9 +53,21 @@ pub(crate) mod sqlite {
         Ok(())
     }
 
-    /// This file's writer queue ([`crate::db::sqlite_writer`]), held for the transaction.
-    async fn write_turn(pool: &Pool) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        Some(crate::db::sqlite_writer(pool).lock_owned().await)
+    /// Waits for this file's writer turn ([`crate::db::sqlite_writer`], held until the
+    /// transaction ends) and begins the transaction on the file's one catalog writer
+    /// connection ([`crate::db::sqlite_write_pool`]).
+    async fn begin_write(
+        pool: &Pool,
+    ) -> Result<
+        (
+            Option<tokio::sync::OwnedMutexGuard<()>>,
+            sqlx::Transaction<'static, DB>,
+        ),
+        StoreError,
+    > {
+        let turn = crate::db::sqlite_writer(pool).lock_owned().await;
+        let tx = crate::db::sqlite_write_pool(pool).begin().await?;
+        Ok((Some(turn), tx))
     }
 }
 
@@ -146,7 +158,15 @@ pub(crate) mod postgres {
     }
 
     /// PostgreSQL queues writers by row locks itself.
-    async fn write_turn(_pool: &Pool) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        None
+    async fn begin_write(
+        pool: &Pool,
+    ) -> Result<
+        (
+            Option<tokio::sync::OwnedMutexGuard<()>>,
+            sqlx::Transaction<'static, DB>,
+        ),
+        StoreError,
+    > {
+        Ok((None, pool.begin().await?))
     }
 }

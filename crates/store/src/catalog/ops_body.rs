@@ -352,8 +352,7 @@ pub(crate) async fn apply_batch(pool: &Pool, batch: &Batch<'_>) -> Result<BatchO
         }
         last_index.insert(id, i);
     }
-    let _turn = write_turn(pool).await;
-    let mut tx = pool.begin().await?;
+    let (_turn, mut tx) = begin_write(pool).await?;
     plan_bulk_statements(&mut tx).await?;
     let n = batch.records.len() as i64;
     // A write first, so SQLite takes the write lock now instead of upgrading later.
@@ -736,8 +735,7 @@ pub(crate) async fn sweep_step(
     generation: i64,
     limit: u32,
 ) -> Result<SweepOutcome, StoreError> {
-    let _turn = write_turn(pool).await;
-    let mut tx = pool.begin().await?;
+    let (_turn, mut tx) = begin_write(pool).await?;
     plan_bulk_statements(&mut tx).await?;
     let (_, first_seq) = reserve(&mut tx, tenant, i64::from(limit.max(1))).await?;
     let rows = sqlx::query(
