@@ -56,15 +56,7 @@ pub(crate) mod sqlite {
     /// Waits for this file's writer turn ([`crate::db::sqlite_writer`], held until the
     /// transaction ends) and begins the transaction on the file's one catalog writer
     /// connection ([`crate::db::sqlite_write_pool`]).
-    async fn begin_write(
-        pool: &Pool,
-    ) -> Result<
-        (
-            Option<tokio::sync::OwnedMutexGuard<()>>,
-            sqlx::Transaction<'static, DB>,
-        ),
-        StoreError,
-    > {
+    async fn begin_write(pool: &Pool) -> Result<WriteTx, StoreError> {
         let turn = crate::db::sqlite_writer(pool).lock_owned().await;
         let tx = crate::db::sqlite_write_pool(pool).begin().await?;
         Ok((Some(turn), tx))
@@ -158,15 +150,7 @@ pub(crate) mod postgres {
     }
 
     /// PostgreSQL queues writers by row locks itself.
-    async fn begin_write(
-        pool: &Pool,
-    ) -> Result<
-        (
-            Option<tokio::sync::OwnedMutexGuard<()>>,
-            sqlx::Transaction<'static, DB>,
-        ),
-        StoreError,
-    > {
+    async fn begin_write(pool: &Pool) -> Result<WriteTx, StoreError> {
         Ok((None, pool.begin().await?))
     }
 }

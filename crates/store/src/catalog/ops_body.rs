@@ -16,6 +16,11 @@ use crate::error::StoreError;
 type Pool = sqlx::Pool<DB>;
 type Conn = <DB as sqlx::Database>::Connection;
 type Args = <DB as sqlx::Database>::Arguments;
+/// A write transaction and, on SQLite, the writer turn held until it ends.
+type WriteTx = (
+    Option<tokio::sync::OwnedMutexGuard<()>>,
+    sqlx::Transaction<'static, DB>,
+);
 
 /// Bound values per statement: under SQLite's 32,766 and PostgreSQL's 65,535.
 const MAX_PARAMS: usize = 30_000;
