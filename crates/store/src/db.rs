@@ -183,6 +183,19 @@ impl Db {
     /// Applies every migration this build knows and the database lacks, in order.
     /// Refuses to run against a database migrated by a newer build.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.migrate_up_to(i64::MAX).await
+    }
+
+    /// [`Db::migrate`], stopping after migration `last`: for tests of a migration's data
+    /// conversion, which need rows written in the schema before it.
+    #[doc(hidden)]
+    pub async fn migrate_up_to(&self, last: i64) -> Result<(), StoreError> {
+        let pending = |applied: &[i64]| {
+            MIGRATIONS
+                .iter()
+                .filter(move |m| m.version <= last && !applied.contains(&m.version))
+                .collect::<Vec<_>>()
+        };
         match self {
             Db::Sqlite(pool) => {
                 let mut conn = pool.acquire().await?;
@@ -199,7 +212,7 @@ impl Db {
                         .fetch_all(&mut *conn)
                         .await?;
                 check_known(&applied)?;
-                for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+                for migration in pending(&applied) {
                     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
                     let result = async {
                         sqlx::raw_sql(migration.sqlite).execute(&mut *conn).await?;
@@ -250,7 +263,7 @@ impl Db {
                         .fetch_all(&mut *tx)
                         .await?;
                 check_known(&applied)?;
-                for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+                for migration in pending(&applied) {
                     sqlx::raw_sql(migration.postgres)
                         .execute(&mut *tx)
                         .await

@@ -33,4 +33,5 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(100, "0100_outbox"),
     migration!(200, "0200_catalog"),
     migration!(201, "0201_article_part_digests"),
+    migration!(202, "0202_article_attribute_sets"),
 ];

@@ -20,6 +20,7 @@
 //!   once ([`ops`]) with `$n` placeholders, which both SQLite and PostgreSQL accept, and
 //!   compiled for each backend.
 
+mod attribute_sets;
 mod lock;
 mod ops;
 mod parts;

@@ -48,6 +48,44 @@ pub(crate) mod sqlite {
         .await
     }
 
+    /// The stored attributes of an article as text (a SQLite TEXT column already is).
+    const ATTRIBUTES_AS_TEXT: &str = "attributes";
+
+    const ATTRIBUTE_COUNT: &str = "SELECT coalesce(sum(json_array_length(attributes)), 0)
+         FROM catalog_article_attributes WHERE tenant = $1";
+
+    /// Writes the attribute rows of `sets` over the old ones in place (`ON CONFLICT DO
+    /// UPDATE`) and deletes those of `rewrite` that now have none. In place because the
+    /// table has rowids: a delete and insert would move the row to the end of the table
+    /// and dirty two scattered pages (old leaf, index entry) besides the new one.
+    async fn write_attribute_sets(
+        conn: &mut Conn,
+        tenant: &str,
+        rewrite: &[i64],
+        sets: &[(i64, String)],
+    ) -> Result<(), StoreError> {
+        let kept: std::collections::HashSet<i64> = sets.iter().map(|(id, _)| *id).collect();
+        let emptied: Vec<i64> = rewrite
+            .iter()
+            .copied()
+            .filter(|id| !kept.contains(id))
+            .collect();
+        delete_local(conn, "catalog_article_attributes", tenant, &emptied).await?;
+        insert_rows(
+            conn,
+            tenant,
+            "INSERT INTO catalog_article_attributes (tenant, local_id, attributes)",
+            2,
+            "ON CONFLICT (tenant, local_id) DO UPDATE SET attributes = excluded.attributes",
+            sets,
+            |args, (local, attributes)| {
+                args.add(*local)?;
+                args.add(attributes.as_str())
+            },
+        )
+        .await
+    }
+
     /// SQLite plans every statement for its values anyway.
     async fn plan_bulk_statements(_tx: &mut Conn) -> Result<(), StoreError> {
         Ok(())
@@ -132,6 +170,34 @@ pub(crate) mod postgres {
                 other => buf.push(other),
             }
         }
+    }
+
+    const ATTRIBUTES_AS_TEXT: &str = "attributes::text";
+
+    const ATTRIBUTE_COUNT: &str = "SELECT coalesce(sum(jsonb_array_length(attributes)), 0)::bigint
+         FROM catalog_article_attributes WHERE tenant = $1";
+
+    /// Deletes the old attribute rows of `rewrite` and copies in `sets`. (An UPDATE
+    /// writes a new row version in PostgreSQL too, and COPY is the cheaper writer.)
+    async fn write_attribute_sets(
+        conn: &mut Conn,
+        tenant: &str,
+        rewrite: &[i64],
+        sets: &[(i64, String)],
+    ) -> Result<(), StoreError> {
+        delete_local(conn, "catalog_article_attributes", tenant, rewrite).await?;
+        let cells: Vec<Cell<'_>> = sets
+            .iter()
+            .flat_map(|(local, attributes)| [Cell::Int(*local), Cell::Text(attributes)])
+            .collect();
+        insert_children(
+            conn,
+            tenant,
+            "catalog_article_attributes",
+            &["local_id", "attributes"],
+            &cells,
+        )
+        .await
     }
 
     /// Plans this transaction's statements for their actual values.

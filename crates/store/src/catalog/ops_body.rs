@@ -4,11 +4,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use erpbridge_model::{
-    Article, ArticleReference, Attribute, CatalogRecord, Category, CategoryId, ChangeCursor,
+    Article, ArticleReference, CatalogRecord, Category, CategoryId, ChangeCursor,
     Customer, CustomerId, EntityKind, Image, LocalizedText, ReferenceKind,
 };
 use sqlx::{Arguments as _, AssertSqlSafe, Row as _};
 
+use crate::catalog::attribute_sets;
 use crate::catalog::parts::{ArticlePart, PartDigests, kind_text, part_digests};
 use crate::catalog::types::*;
 use crate::error::StoreError;
@@ -519,7 +520,7 @@ async fn write_articles(
         })
         .collect();
     // Per part: the articles whose rows of that part are (re)written.
-    let mut changed_parts: Vec<(ArticlePart, Vec<(&Article, i64)>)> = Vec::with_capacity(4);
+    let mut changed_parts: Vec<(ArticlePart, Vec<(&Article, i64)>)> = Vec::with_capacity(3);
     for part in ArticlePart::ALL {
         let mut rewrite: Vec<i64> = Vec::new();
         let mut write: Vec<(&Article, i64)> = Vec::with_capacity(rows.len());
@@ -532,6 +533,15 @@ async fn write_articles(
                 }
                 None => write.push((article, *local)),
             }
+        }
+        if part == ArticlePart::Attributes {
+            let sets: Vec<(i64, String)> = write
+                .iter()
+                .filter(|(a, _)| !a.attributes.is_empty())
+                .map(|(a, local)| (*local, attribute_sets::encode(&a.attributes)))
+                .collect();
+            write_attribute_sets(conn, tenant, &rewrite, &sets).await?;
+            continue;
         }
         delete_local(conn, part.table(), tenant, &rewrite).await?;
         changed_parts.push((part, write));
@@ -594,7 +604,8 @@ async fn stored_digests(
     Ok(out)
 }
 
-/// Inserts the rows of one part of `articles` (whose old rows, if any, are gone).
+/// Inserts the rows of one part of `articles` (whose old rows, if any, are gone):
+/// category links, images, references.
 async fn write_part(
     conn: &mut Conn,
     tenant: &str,
@@ -604,21 +615,8 @@ async fn write_part(
     use Cell::{Int, Opt, Text};
     let mut cells: Vec<Cell<'_>> = Vec::new();
     let columns: &[&str] = match part {
-        ArticlePart::Attributes => {
-            for (a, local) in articles {
-                for (ord, attr) in a.attributes.iter().enumerate() {
-                    cells.extend([
-                        Int(*local),
-                        Int(ord as i64),
-                        Text(&attr.key),
-                        Text(&attr.value),
-                        Opt(attr.unit.as_deref()),
-                        Opt(attr.lang.as_deref()),
-                    ]);
-                }
-            }
-            &["local_id", "ord", "key", "value", "unit", "lang"]
-        }
+        // One row per article, written by `write_attribute_sets`.
+        ArticlePart::Attributes => return Ok(()),
         ArticlePart::Categories => {
             for (a, local) in articles {
                 for (ord, category) in a.categories.iter().enumerate() {
@@ -858,20 +856,15 @@ async fn load_articles(
             out.insert(local_id, StoredArticle { local_id, seq, article });
         }
         let sql = format!(
-            "SELECT local_id, key, value, unit, lang FROM catalog_attributes
-             WHERE tenant = {t} AND local_id IN {list} ORDER BY local_id, ord"
+            "SELECT local_id, {ATTRIBUTES_AS_TEXT} FROM catalog_article_attributes
+             WHERE tenant = {t} AND local_id IN {list}"
         );
         for row in sqlx::query_with(AssertSqlSafe(sql), bind()?)
             .fetch_all(&mut *conn)
             .await?
         {
             if let Some(a) = out.get_mut(&row.try_get::<i64, _>(0)?) {
-                a.article.attributes.push(Attribute {
-                    key: row.try_get(1)?,
-                    value: row.try_get(2)?,
-                    unit: row.try_get(3)?,
-                    lang: row.try_get(4)?,
-                });
+                a.article.attributes = attribute_sets::decode(&row.try_get::<String, _>(1)?)?;
             }
         }
         let sql = format!(
@@ -1045,7 +1038,7 @@ pub(crate) async fn counts(pool: &Pool, tenant: &str) -> Result<CatalogCounts, S
     };
     Ok(CatalogCounts {
         articles: get("SELECT count(*) FROM catalog_articles WHERE tenant = $1").await?,
-        attributes: get("SELECT count(*) FROM catalog_attributes WHERE tenant = $1").await?,
+        attributes: get(ATTRIBUTE_COUNT).await?,
         category_links: get("SELECT count(*) FROM catalog_article_categories WHERE tenant = $1")
             .await?,
         images: get("SELECT count(*) FROM catalog_images WHERE tenant = $1").await?,

@@ -37,7 +37,7 @@ impl ArticlePart {
 
     pub(crate) fn table(self) -> &'static str {
         match self {
-            ArticlePart::Attributes => "catalog_attributes",
+            ArticlePart::Attributes => "catalog_article_attributes",
             ArticlePart::Categories => "catalog_article_categories",
             ArticlePart::Images => "catalog_images",
             ArticlePart::References => "catalog_references",

@@ -9,5 +9,6 @@ mod delta;
 mod full;
 mod isolation;
 mod lock;
+mod migrations;
 mod parts;
 mod schedule;

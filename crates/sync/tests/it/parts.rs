@@ -114,6 +114,21 @@ async fn changed_parts_are_rewritten_and_only_they(backend: Backend) {
             }),
         ),
         (
+            "every attribute removed",
+            Box::new(|a| a.attributes.clear()),
+        ),
+        (
+            "attributes back",
+            Box::new(|a| {
+                a.attributes = vec![Attribute {
+                    key: "Länge".into(),
+                    value: "120".into(),
+                    unit: Some("mm".into()),
+                    lang: None,
+                }];
+            }),
+        ),
+        (
             "references back and images gone",
             Box::new(|a| {
                 a.references = vec![ArticleReference {
