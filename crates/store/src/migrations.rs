@@ -34,4 +34,5 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(200, "0200_catalog"),
     migration!(201, "0201_article_part_digests"),
     migration!(202, "0202_article_attribute_sets"),
+    migration!(203, "0203_index_feed"),
 ];

@@ -274,7 +274,7 @@ impl SyncEngine {
             Ok(seq) => match indexer.flush(seq).await {
                 Ok(()) => self
                     .store
-                    .prune_index_deletions(tenant, seq)
+                    .prune_index_feed(tenant, seq)
                     .await
                     .map_err(SyncError::from),
                 Err(err) => Err(SyncError::Internal(format!("index commit: {err}"))),
@@ -316,12 +316,16 @@ impl SyncEngine {
     /// category names). Goes through the indexer so it stays in order with the batches.
     async fn reindex_touched(&self, ctx: &RunCtx<'_>, mut after: i64) -> Result<(), SyncError> {
         loop {
-            let rows = self.store.index_feed(ctx.tenant, after, 2_000).await?;
-            let Some(last) = rows.last() else {
+            let page = self.store.index_feed(ctx.tenant, after, 2_000).await?;
+            let Some(last) = page.last_seq else {
                 return Ok(());
             };
-            after = last.seq;
-            let articles = rows.into_iter().map(|r| (r.local_id, r.article)).collect();
+            after = last;
+            let articles = page
+                .articles
+                .into_iter()
+                .map(|r| (r.local_id, r.article))
+                .collect();
             ctx.indexer
                 .send(IndexMsg::Reindex {
                     articles,
@@ -562,14 +566,21 @@ impl SyncEngine {
         if from == store_seq {
             return Ok(0);
         }
-        tracing::info!(tenant, from, to = store_seq, "catching the search index up");
         let categories = Arc::new(self.category_names(tenant).await?);
+        let feed_start = self.store.index_feed_start(tenant).await?;
+        if from < feed_start {
+            return self
+                .rebuild(tenant, index, from, store_seq, categories)
+                .await;
+        }
+        tracing::info!(tenant, from, to = store_seq, "catching the search index up");
         let mut after = from;
         let mut reindexed = 0u64;
         loop {
-            let rows = self.store.index_feed(tenant, after, 2_000).await?;
-            let Some(last) = rows.last() else { break };
-            after = last.seq;
+            let page = self.store.index_feed(tenant, after, 2_000).await?;
+            let Some(last) = page.last_seq else { break };
+            after = last;
+            let rows = page.articles;
             reindexed += rows.len() as u64;
             let index = index.clone();
             let categories = categories.clone();
@@ -593,7 +604,54 @@ impl SyncEngine {
         }
         let committer = index.clone();
         blocking(move || committer.commit(store_seq)).await?;
-        self.store.prune_index_deletions(tenant, store_seq).await?;
+        self.store.prune_index_feed(tenant, store_seq).await?;
+        Ok(reindexed)
+    }
+}
+
+impl SyncEngine {
+    /// Re-indexes every article of the tenant into an emptied index: for an index
+    /// behind the start of the feed (pruned past it), which the feed cannot bring up.
+    async fn rebuild(
+        &self,
+        tenant: &str,
+        index: &Arc<TenantIndex>,
+        from: i64,
+        store_seq: i64,
+        categories: Arc<HashMap<String, String>>,
+    ) -> Result<u64, SyncError> {
+        tracing::info!(
+            tenant,
+            index_seq = from,
+            store_seq,
+            "the search index is behind the store's index feed: rebuilding it"
+        );
+        let cleared = index.clone();
+        blocking(move || cleared.clear()).await?;
+        let mut after = 0;
+        let mut reindexed = 0u64;
+        loop {
+            let rows = self
+                .store
+                .stored_articles_page(tenant, after, 2_000)
+                .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.local_id;
+            reindexed += rows.len() as u64;
+            let index = index.clone();
+            let categories = categories.clone();
+            blocking(move || {
+                let docs: Vec<ArticleDoc> = rows
+                    .iter()
+                    .map(|r| ArticleDoc::from_article(r.local_id as u64, &r.article, &categories))
+                    .collect();
+                index.upsert(&docs)
+            })
+            .await?;
+        }
+        let committer = index.clone();
+        blocking(move || committer.commit(store_seq)).await?;
+        self.store.prune_index_feed(tenant, store_seq).await?;
         Ok(reindexed)
     }
 }

@@ -11,10 +11,12 @@
 //! * A sync writes through [`CatalogStore::apply_batch`]: one transaction per batch that
 //!   upserts the records, applies tombstones, and advances the stage's checkpoint. The
 //!   checkpoint therefore never runs ahead of the data it describes, and never lags it.
-//! * Each article write or delete takes the tenant's next *change sequence*. The search
-//!   index follows that sequence ([`CatalogStore::index_feed`],
-//!   [`CatalogStore::index_deletions`]) and records how far it got in its own commits,
-//!   so an index that fell behind (crash, lost directory) catches up from the store.
+//! * Each article write or delete takes the tenant's next *change sequence* and appends
+//!   an entry to the search index's feed (`catalog_index_feed`). The index records how
+//!   far it got in its own commits and reads the feed past that point
+//!   ([`CatalogStore::index_feed`], [`CatalogStore::index_deletions`]), so an index that
+//!   fell behind (crash, lost directory) catches up from the store; entries it has
+//!   committed are pruned ([`CatalogStore::prune_index_feed`]).
 //! * Bulk writes are multi-row `INSERT ... ON CONFLICT` statements of fixed row counts,
 //!   so the prepared statement is reused from the connection's cache. The SQL is written
 //!   once ([`ops`]) with `$n` placeholders, which both SQLite and PostgreSQL accept, and
@@ -161,14 +163,16 @@ impl CatalogStore {
         dispatch!(self, current_seq(tenant))
     }
 
-    /// Articles written after change sequence `after`, ascending by sequence: what the
-    /// search index has to (re)index to catch up.
+    /// The search index's feed after change sequence `after` (at most `limit` entries):
+    /// the articles written since, as stored now, ascending by their last entry's
+    /// sequence. Page on with [`IndexFeedPage::last_seq`]; deleted articles are left out
+    /// (see [`CatalogStore::index_deletions`]).
     pub async fn index_feed(
         &self,
         tenant: &str,
         after: i64,
         limit: u32,
-    ) -> Result<Vec<StoredArticle>, StoreError> {
+    ) -> Result<IndexFeedPage, StoreError> {
         dispatch!(self, index_feed(tenant, after, limit))
     }
 
@@ -182,9 +186,28 @@ impl CatalogStore {
         dispatch!(self, index_deletions(tenant, after, limit))
     }
 
-    /// Forgets deletions the index has durably applied (up to and including `upto`).
-    pub async fn prune_index_deletions(&self, tenant: &str, upto: i64) -> Result<(), StoreError> {
-        dispatch!(self, prune_index_deletions(tenant, upto))
+    /// Forgets the feed entries the index has durably applied (up to and including
+    /// `upto`), so the feed holds only what an index that fell behind still needs.
+    pub async fn prune_index_feed(&self, tenant: &str, upto: i64) -> Result<(), StoreError> {
+        dispatch!(self, prune_index_feed(tenant, upto))
+    }
+
+    /// The feed holds every entry after this sequence (what was pruned ends here). An
+    /// index that committed less cannot catch up from the feed: rebuild it with
+    /// [`CatalogStore::stored_articles_page`].
+    pub async fn index_feed_start(&self, tenant: &str) -> Result<i64, StoreError> {
+        dispatch!(self, index_feed_start(tenant))
+    }
+
+    /// Every article of the tenant in local id order after `after_local_id`: for
+    /// rebuilding a search index.
+    pub async fn stored_articles_page(
+        &self,
+        tenant: &str,
+        after_local_id: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredArticle>, StoreError> {
+        dispatch!(self, stored_articles_page(tenant, after_local_id, limit))
     }
 
     /// Records the start of a sync run.

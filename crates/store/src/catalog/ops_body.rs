@@ -141,6 +141,30 @@ async fn delete_local(
     Ok(())
 }
 
+/// Appends `(seq, local_id)` entries to the search index's feed: articles to (re)index
+/// as stored, or with `deleted` to remove.
+async fn feed_index(
+    conn: &mut Conn,
+    tenant: &str,
+    entries: &[(i64, i64)],
+    deleted: bool,
+) -> Result<(), StoreError> {
+    insert_rows(
+        conn,
+        tenant,
+        "INSERT INTO catalog_index_feed (tenant, seq, local_id, deleted)",
+        3,
+        "",
+        entries,
+        |args, (seq, local_id)| {
+            args.add(*seq)?;
+            args.add(*local_id)?;
+            args.add(deleted)
+        },
+    )
+    .await
+}
+
 fn entity_table(entity: EntityKind) -> &'static str {
     match entity {
         EntityKind::Article => "catalog_articles",
@@ -306,19 +330,7 @@ async fn delete_records(
             .enumerate()
             .map(|(i, id)| (first_seq + i as i64, *id))
             .collect();
-        insert_rows(
-            conn,
-            tenant,
-            "INSERT INTO catalog_index_deletions (tenant, seq, local_id)",
-            2,
-            "",
-            &queued,
-            |args, (seq, id)| {
-                args.add(*seq)?;
-                args.add(*id)
-            },
-        )
-        .await?;
+        feed_index(conn, tenant, &queued, true).await?;
     }
     delete_local(conn, entity_table(entity), tenant, &local_ids).await?;
     for chunk in victims.chunks(IN_CHUNK) {
@@ -485,14 +497,8 @@ async fn touch_category_articles(
         return Ok(0);
     }
     let (_, first_seq) = reserve(conn, tenant, articles.len() as i64).await?;
-    for (seq, local_id) in (first_seq..).zip(&articles) {
-        sqlx::query("UPDATE catalog_articles SET seq = $1 WHERE tenant = $2 AND local_id = $3")
-            .bind(seq)
-            .bind(tenant)
-            .bind(*local_id)
-            .execute(&mut *conn)
-            .await?;
-    }
+    let entries: Vec<(i64, i64)> = (first_seq..).zip(articles.iter().copied()).collect();
+    feed_index(conn, tenant, &entries, false).await?;
     Ok(first_seq + articles.len() as i64 - 1)
 }
 
@@ -574,7 +580,8 @@ async fn write_articles(
     for (part, articles) in &changed_parts {
         write_part(conn, tenant, *part, articles).await?;
     }
-    Ok(())
+    let entries: Vec<(i64, i64)> = rows.iter().map(|(_, local, seq, _)| (*seq, *local)).collect();
+    feed_index(conn, tenant, &entries, false).await
 }
 
 /// The stored part digests of `local_ids`: every id is in the map, with `None` when the
@@ -1104,18 +1111,44 @@ pub(crate) async fn index_feed(
     tenant: &str,
     after: i64,
     limit: u32,
-) -> Result<Vec<StoredArticle>, StoreError> {
+) -> Result<IndexFeedPage, StoreError> {
     let mut conn = pool.acquire().await?;
-    let locals: Vec<i64> = sqlx::query_scalar(
-        "SELECT local_id FROM catalog_articles WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    let rows = sqlx::query(
+        "SELECT seq, local_id, deleted FROM catalog_index_feed
+         WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3",
     )
     .bind(tenant)
     .bind(after)
     .bind(i64::from(limit))
     .fetch_all(&mut *conn)
     .await?;
-    let found = load_articles(&mut conn, tenant, &locals).await?;
-    Ok(in_order(found, &locals))
+    let mut entries: Vec<(i64, i64, bool)> = Vec::with_capacity(rows.len());
+    for row in &rows {
+        entries.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
+    }
+    let last_seq = entries.last().map(|(seq, _, _)| *seq);
+    // An article written several times in this page is indexed once, at its last entry.
+    let mut latest: HashMap<i64, i64> = HashMap::with_capacity(entries.len());
+    for (seq, local_id, deleted) in &entries {
+        if !deleted {
+            latest.insert(*local_id, *seq);
+        }
+    }
+    let mut order: Vec<(i64, i64)> = latest.into_iter().map(|(id, seq)| (seq, id)).collect();
+    order.sort_unstable();
+    let ids: Vec<i64> = order.iter().map(|(_, id)| *id).collect();
+    let mut found = load_articles(&mut conn, tenant, &ids).await?;
+    // Missing articles were deleted after their entry; a later entry says so.
+    let articles = order
+        .into_iter()
+        .filter_map(|(seq, id)| {
+            found.remove(&id).map(|mut stored| {
+                stored.seq = seq;
+                stored
+            })
+        })
+        .collect();
+    Ok(IndexFeedPage { articles, last_seq })
 }
 
 pub(crate) async fn index_deletions(
@@ -1125,7 +1158,7 @@ pub(crate) async fn index_deletions(
     limit: u32,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
     let rows = sqlx::query(
-        "SELECT seq, local_id FROM catalog_index_deletions WHERE tenant = $1 AND seq > $2
+        "SELECT seq, local_id FROM catalog_index_feed WHERE tenant = $1 AND seq > $2 AND deleted
          ORDER BY seq LIMIT $3",
     )
     .bind(tenant)
@@ -1139,17 +1172,57 @@ pub(crate) async fn index_deletions(
         .map_err(StoreError::from)
 }
 
-pub(crate) async fn prune_index_deletions(
+pub(crate) async fn prune_index_feed(
     pool: &Pool,
     tenant: &str,
     upto: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM catalog_index_deletions WHERE tenant = $1 AND seq <= $2")
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM catalog_index_feed WHERE tenant = $1 AND seq <= $2")
         .bind(tenant)
         .bind(upto)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+    sqlx::query(
+        "UPDATE catalog_tenant_state SET index_feed_start = $2
+         WHERE tenant = $1 AND index_feed_start < $2",
+    )
+    .bind(tenant)
+    .bind(upto)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(())
+}
+
+pub(crate) async fn index_feed_start(pool: &Pool, tenant: &str) -> Result<i64, StoreError> {
+    let start: Option<i64> = sqlx::query_scalar(
+        "SELECT index_feed_start FROM catalog_tenant_state WHERE tenant = $1",
+    )
+    .bind(tenant)
+    .fetch_optional(pool)
+    .await?;
+    Ok(start.unwrap_or(0))
+}
+
+pub(crate) async fn stored_articles_page(
+    pool: &Pool,
+    tenant: &str,
+    after_local_id: i64,
+    limit: u32,
+) -> Result<Vec<StoredArticle>, StoreError> {
+    let mut conn = pool.acquire().await?;
+    let locals: Vec<i64> = sqlx::query_scalar(
+        "SELECT local_id FROM catalog_articles WHERE tenant = $1 AND local_id > $2
+         ORDER BY local_id LIMIT $3",
+    )
+    .bind(tenant)
+    .bind(after_local_id)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?;
+    let found = load_articles(&mut conn, tenant, &locals).await?;
+    Ok(in_order(found, &locals))
 }
 
 pub(crate) async fn start_run(pool: &Pool, run: &SyncRun) -> Result<(), StoreError> {

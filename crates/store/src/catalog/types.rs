@@ -100,8 +100,20 @@ pub struct SweepOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredArticle {
     pub local_id: i64,
+    /// The change sequence of the article's last write (from the index feed: of the
+    /// entry that listed it).
     pub seq: i64,
     pub article: Article,
+}
+
+/// One page of the search index's feed ([`crate::catalog::CatalogStore::index_feed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexFeedPage {
+    pub articles: Vec<StoredArticle>,
+    /// The sequence of the page's last entry, to read on after; `None`: the feed has
+    /// nothing past `after`. (Not the last article's: entries of articles deleted since
+    /// are skipped, and a page may even list none.)
+    pub last_seq: Option<i64>,
 }
 
 /// Seed 002's `SyncRecord`: how one ERP record maps to a local one.

@@ -183,3 +183,64 @@ async fn attribute_rows_become_one_set_per_article_sqlite() {
 async fn attribute_rows_become_one_set_per_article_postgres() {
     attribute_rows_become_one_set_per_article(Backend::Postgres).await;
 }
+
+/// Migration 203 replaces the article sequence index and the deletion queue with the
+/// index feed: an index at any sequence still finds every later write and delete.
+async fn sequences_become_index_feed_entries(backend: Backend) {
+    let Some(fresh) = Fresh::open(backend, 203).await else {
+        return;
+    };
+    let t = tenant("mig-feed");
+    // Articles 1..=3 written at sequences 5, 7 and 9; article 4 deleted at 8.
+    for (local_id, seq) in [(1, 5), (2, 7), (3, 9)] {
+        old_article(&fresh.db, &t, local_id, &[]).await;
+        execute(
+            &fresh.db,
+            format!("UPDATE catalog_articles SET seq = {seq} WHERE tenant = '{t}' AND local_id = {local_id}"),
+        )
+        .await;
+    }
+    execute(
+        &fresh.db,
+        format!(
+            "INSERT INTO catalog_index_deletions (tenant, seq, local_id) VALUES ('{t}', 8, 4);
+             INSERT INTO catalog_tenant_state (tenant, next_local_id, next_seq) VALUES ('{t}', 5, 10);"
+        ),
+    )
+    .await;
+
+    fresh.db.migrate().await.unwrap();
+    let store = CatalogStore::new(fresh.db.clone());
+    let feed = |after: i64| {
+        let (store, t) = (store.clone(), t.clone());
+        async move {
+            let page = store.index_feed(&t, after, 100).await.unwrap();
+            let seqs: Vec<(i64, i64)> = page.articles.iter().map(|a| (a.local_id, a.seq)).collect();
+            (seqs, page.last_seq)
+        }
+    };
+    assert_eq!(feed(0).await, (vec![(1, 5), (2, 7), (3, 9)], Some(9)));
+    assert_eq!(feed(6).await, (vec![(2, 7), (3, 9)], Some(9)));
+    assert_eq!(feed(9).await, (vec![], None));
+    assert_eq!(
+        store.index_deletions(&t, 0, 100).await.unwrap(),
+        vec![(8, 4)]
+    );
+    assert_eq!(store.index_deletions(&t, 8, 100).await.unwrap(), vec![]);
+    assert_eq!(store.index_feed_start(&t).await.unwrap(), 0);
+    store.prune_index_feed(&t, 8).await.unwrap();
+    assert_eq!(feed(0).await, (vec![(3, 9)], Some(9)));
+    assert_eq!(store.index_deletions(&t, 0, 100).await.unwrap(), vec![]);
+    assert_eq!(store.index_feed_start(&t).await.unwrap(), 8);
+    fresh.close().await;
+}
+
+#[tokio::test]
+async fn sequences_become_index_feed_entries_sqlite() {
+    sequences_become_index_feed_entries(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn sequences_become_index_feed_entries_postgres() {
+    sequences_become_index_feed_entries(Backend::Postgres).await;
+}
