@@ -80,6 +80,12 @@ pub struct RuntimeConfig {
     #[serde(with = "humantime_serde")]
     #[schemars(with = "DurationSchema")]
     pub keepalive: Duration,
+    /// After a failed login, the next attempt waits this long; calls in between fail
+    /// fast with the login's error instead of each paying a slow, doomed login.
+    /// Default 5 s.
+    #[serde(with = "humantime_serde")]
+    #[schemars(with = "DurationSchema")]
+    pub reconnect_interval: Duration,
     /// Deadline of one provider call, queueing included. Default 30 s.
     #[serde(with = "humantime_serde")]
     #[schemars(with = "DurationSchema")]
@@ -99,6 +105,7 @@ impl Default for RuntimeConfig {
             warm_up: true,
             idle_timeout: Duration::from_secs(30 * 60),
             keepalive: Duration::from_secs(5 * 60),
+            reconnect_interval: Duration::from_secs(5),
             call_timeout: Duration::from_secs(30),
             breaker: BreakerConfig::default(),
             coalescing: CoalescingConfig::default(),
@@ -122,6 +129,9 @@ impl RuntimeConfig {
         }
         if self.keepalive.is_zero() {
             issues.add(at.key("keepalive"), "must be longer than 0s");
+        }
+        if self.reconnect_interval.is_zero() {
+            issues.add(at.key("reconnect_interval"), "must be longer than 0s");
         }
         if self.keepalive >= self.idle_timeout {
             issues.add(

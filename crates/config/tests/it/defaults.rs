@@ -44,6 +44,7 @@ fn omitted_sections_take_documented_defaults() {
     let config = load(MINIMAL, &[]).unwrap();
     let t = &config.tenants[0];
     assert_eq!(t.runtime.idle_timeout, Duration::from_secs(30 * 60));
+    assert_eq!(t.runtime.reconnect_interval, Duration::from_secs(5));
     assert_eq!(t.cache.prices, Duration::from_secs(60));
     assert_eq!(t.cache.stock, Duration::from_secs(60));
     assert_eq!(t.cache.order_status, Duration::from_secs(90));

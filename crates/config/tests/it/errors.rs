@@ -275,6 +275,25 @@ max_sessions = 2
 }
 
 #[test]
+fn zero_runtime_timers_are_located() {
+    // A zero interval would make the runtime retry a failed login in a tight loop (or
+    // time every call out at once): refused at load, not at the provider's start.
+    let text = format!(
+        "{MINIMAL}\n[tenants.runtime]\ncall_timeout = \"0s\"\nreconnect_interval = \"0s\"\n"
+    );
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    for key in ["call_timeout", "reconnect_interval"] {
+        let e = error_at(
+            &errs,
+            &format!("tenants[0].runtime.{key}"),
+            line_of(&text, key),
+        );
+        assert!(e.to_string().contains("longer than 0s"), "{e}");
+    }
+}
+
+#[test]
 fn malformed_values_get_specific_messages() {
     let text = r#"
 [server]
