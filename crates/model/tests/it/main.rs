@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod eval_rules;
+mod golden_json;
 mod plan_props;
 mod plan_rules;
 mod query_serde;
