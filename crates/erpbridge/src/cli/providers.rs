@@ -110,7 +110,9 @@ pub fn remote_config(s: &RemoteSettings) -> anyhow::Result<erpbridge_remote::Rem
     })
 }
 
-/// The runtime's options from the tenant's `[runtime]` section.
+/// The runtime's options from the tenant's `[runtime]` section. Every field is named, with
+/// no `..RuntimeOptions::default()`: an option added to the runtime does not compile here
+/// until someone decides where its value comes from.
 pub fn runtime_options(tenant: &TenantConfig) -> RuntimeOptions {
     let r = &tenant.runtime;
     RuntimeOptions {
@@ -119,16 +121,16 @@ pub fn runtime_options(tenant: &TenantConfig) -> RuntimeOptions {
         max_sessions: Some(r.max_sessions),
         idle_timeout: r.idle_timeout,
         keepalive_interval: r.keepalive,
+        reconnect_interval: r.reconnect_interval,
         call_timeout: r.call_timeout,
-        breaker_threshold: if r.breaker.enabled {
-            r.breaker.failure_threshold
-        } else {
-            u32::MAX
-        },
+        breaker_enabled: r.breaker.enabled,
+        breaker_threshold: r.breaker.failure_threshold,
         breaker_cooldown: r.breaker.open_for,
         coalescing: r.coalescing.enabled,
+        // Always set: left unset, the runtime would merge up to the provider's batch
+        // limit, not the documented default of 100.
+        coalescing_max_batch: Some(r.coalescing.max_batch),
         warm_up: r.warm_up,
-        ..RuntimeOptions::default()
     }
 }
 
@@ -189,5 +191,87 @@ login_retry_after = "10m"
         assert_eq!(c.login_retry_after, Duration::from_secs(600));
         c.validate()
             .expect("the provider accepts what the config accepted");
+    }
+
+    /// Every `[tenants.runtime]` setting reaches the runtime: each is set off both the
+    /// config's and the runtime's default, so a value left at either one shows.
+    #[test]
+    fn every_runtime_setting_reaches_the_runtime_options() {
+        let text = r#"
+[[tenants]]
+id = "erp"
+api_keys = ["k-123456"]
+provider = { type = "sim" }
+[tenants.runtime]
+queue_capacity = 77
+min_sessions = 2
+max_sessions = 3
+warm_up = false
+idle_timeout = "45m"
+keepalive = "7m"
+reconnect_interval = "12s"
+call_timeout = "20s"
+[tenants.runtime.breaker]
+enabled = false
+failure_threshold = 9
+open_for = "75s"
+[tenants.runtime.coalescing]
+enabled = false
+max_batch = 40
+"#;
+        let config = Config::from_toml(text, "t.toml").expect("valid");
+        // Destructured without `..`: a new runtime option fails to compile here until
+        // the test checks it.
+        let RuntimeOptions {
+            queue_capacity,
+            min_sessions,
+            max_sessions,
+            idle_timeout,
+            keepalive_interval,
+            reconnect_interval,
+            call_timeout,
+            breaker_enabled,
+            breaker_threshold,
+            breaker_cooldown,
+            coalescing,
+            coalescing_max_batch,
+            warm_up,
+        } = runtime_options(&config.tenants[0]);
+        assert_eq!(queue_capacity, 77);
+        assert_eq!(min_sessions, 2);
+        assert_eq!(max_sessions, Some(3));
+        assert!(!warm_up);
+        assert_eq!(idle_timeout, Duration::from_secs(45 * 60));
+        assert_eq!(keepalive_interval, Duration::from_secs(7 * 60));
+        assert_eq!(reconnect_interval, Duration::from_secs(12));
+        assert_eq!(call_timeout, Duration::from_secs(20));
+        assert!(!breaker_enabled);
+        assert_eq!(breaker_threshold, 9);
+        assert_eq!(breaker_cooldown, Duration::from_secs(75));
+        assert!(!coalescing);
+        assert_eq!(coalescing_max_batch, Some(40));
+        runtime_options(&config.tenants[0])
+            .validate()
+            .expect("the runtime accepts what the config accepted");
+    }
+
+    /// An empty `[runtime]` section gives the documented defaults, notably a coalesced
+    /// batch of at most 100 rather than the provider's own (larger) limit.
+    #[test]
+    fn runtime_defaults_are_the_documented_ones() {
+        let text = r#"
+[[tenants]]
+id = "erp"
+api_keys = ["k-123456"]
+provider = { type = "sim" }
+"#;
+        let config = Config::from_toml(text, "t.toml").expect("valid");
+        let o = runtime_options(&config.tenants[0]);
+        assert_eq!(o.coalescing_max_batch, Some(100));
+        assert!(o.breaker_enabled);
+        assert_eq!(o.breaker_threshold, 5);
+        assert_eq!(o.reconnect_interval, Duration::from_secs(5));
+        assert_eq!(o.queue_capacity, 1024);
+        o.validate().expect("valid");
     }
 }
