@@ -52,6 +52,7 @@ fn query_set(s: &Sample) -> Vec<SearchRequest> {
         req(&s.desc, None, 1_000),
         req("stahl", None, 20),
         req("steel", None, 1_000),
+        req("stainless steel", None, 20),
         req("series", None, 1_000),
     ]
 }

@@ -48,10 +48,10 @@ pub struct IndexOptions {
     /// Words whose rarest trigram is in more documents than this get no infix
     /// matching: the intersection would walk much of the catalog. Default 50,000.
     pub infix_max_docs: u64,
-    /// Where counting matches is extra work (a single word, whose top hits are found
+    /// Where counting matches is extra work (word queries, whose top hits are found
     /// without visiting every match), the total is exact up to this many matches and a
     /// lower bound beyond ([`TotalRelation::AtLeast`]). Default 10,000; `u64::MAX`
-    /// counts everything.
+    /// counts everything (and scores every match of several words).
     pub track_total_hits: u64,
 }
 

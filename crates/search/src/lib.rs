@@ -27,11 +27,11 @@
 //!   ids ascend in the segment ([`collect::IdOrder`]);
 //! * several words intersect, led by the rarest, through unions that seek their
 //!   postings instead of walking them ([`matching`]);
-//! * the total of a one-word query is counted exactly only up to
+//! * the total of a word query is counted exactly only up to
 //!   [`IndexOptions::track_total_hits`] (10,000): beyond, [`SearchPage::total`] is a
-//!   lower bound, said by [`SearchPage::total_relation`] ([`TotalRelation::AtLeast`]).
-//!   Listings, one-field words and queries whose hits are all visited anyway stay
-//!   exact;
+//!   lower bound, said by [`SearchPage::total_relation`] ([`TotalRelation::AtLeast`]),
+//!   and an intersection skips windows of matches whose block-max bound cannot enter
+//!   the page. Listings, one-field words and phrases stay exact;
 //! * a hit's ERP id comes from a per-segment decoded dictionary ([`erp_ids`]).
 //!
 //! `examples/search_bench.rs` runs the benchmark's query set against an index directory.
@@ -47,6 +47,7 @@
 //! keeps deletions until the index has committed past them. An index whose payload is
 //! ahead of the store belongs to another store and is rebuilt from scratch.
 
+mod bounds;
 mod collect;
 mod doc;
 mod erp_ids;

@@ -14,6 +14,8 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Searcher, Term};
 
+use crate::bounds::BoundTerm;
+
 /// One word of a plain query.
 pub(crate) struct Word {
     /// Whole-word matches, one query per field that has the word, in a fixed order (or
@@ -22,6 +24,9 @@ pub(crate) struct Word {
     pub clauses: Vec<Box<dyn Query>>,
     /// The clauses are single-term queries with frequencies: block-max WAND applies.
     pub terms_only: bool,
+    /// The clauses' terms, when every clause is one term: block maxima bound the word's
+    /// score ([`crate::bounds`]).
+    pub bound_terms: Option<Vec<BoundTerm>>,
     /// Documents with every trigram of the word in a number or name.
     pub infix: Option<Box<dyn Query>>,
 }
@@ -114,9 +119,10 @@ impl Planner<'_> {
     fn word(&mut self, searcher: &Searcher, word: &str) -> Word {
         let exists = |term: &Term| searcher.doc_freq(term).map_or(true, |df| df > 0);
         let tokens = Self::tokens(&mut self.words, word);
-        let (clauses, terms_only) = match tokens.as_slice() {
+        let (clauses, terms_only, bound_terms) = match tokens.as_slice() {
             [token] => {
                 let mut clauses: Vec<Box<dyn Query>> = Vec::new();
+                let mut bound_terms: Vec<BoundTerm> = Vec::new();
                 let mut terms_only = true;
                 // The parser's field order: number, number_exact, then the others.
                 let mut push = |field: Field, text: &str, boost: f32, freqs: bool| {
@@ -130,6 +136,11 @@ impl Planner<'_> {
                         terms_only = false;
                         IndexRecordOption::Basic
                     };
+                    bound_terms.push(BoundTerm {
+                        term: term.clone(),
+                        option,
+                        boost,
+                    });
                     let query: Box<dyn Query> = Box::new(TermQuery::new(term, option));
                     clauses.push(if boost == 1.0 {
                         query
@@ -147,14 +158,15 @@ impl Planner<'_> {
                 for (field, boost) in fields {
                     push(*field, token, *boost, true);
                 }
-                (clauses, terms_only)
+                (clauses, terms_only, Some(bound_terms))
             }
             // Several tokens (a phrase per field) or none: the parser's reading of it.
-            _ => (vec![self.parser.parse_query_lenient(word).0], false),
+            _ => (vec![self.parser.parse_query_lenient(word).0], false, None),
         };
         Word {
             clauses,
             terms_only,
+            bound_terms,
             infix: self.infix(searcher, word),
         }
     }
