@@ -461,6 +461,9 @@ fn query_set(sim: &erpbridge_sim::Sim) -> Vec<SearchRequest> {
     }
     add("stahl", None, 20);
     add("steel", None, 1_000);
+    // Two common words together: an intersection of two long posting lists (one
+    // article in eight is stainless, most of the rest is other steel).
+    add("stainless steel", None, 20);
     add("series", None, 1_000);
     requests
 }
