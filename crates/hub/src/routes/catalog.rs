@@ -37,8 +37,8 @@ pub struct SearchParams {
 pub struct SearchResponse {
     #[schema(value_type = Vec<Object>)]
     pub items: Vec<Article>,
-    /// Matches in all pages: exactly (`total_relation` `eq`) or at least (`gte`). A word
-    /// that much of the catalog has is counted up to a threshold (10,000 by default),
+    /// Matches in all pages: exactly (`total_relation` `eq`) or at least (`gte`). Words
+    /// that much of the catalog has are counted up to a threshold (10,000 by default),
     /// as Elasticsearch's `hits.total` is; paging goes on past it.
     pub total: u64,
     pub total_relation: TotalRelation,
