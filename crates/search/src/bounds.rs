@@ -62,20 +62,25 @@ impl WordBoundWeights {
                 .inverted_index(field)?
                 .read_block_postings(&bound.term, bound.option)?
             else {
-                continue; // Not in this segment: adds nothing.
+                fields.push(None); // Not in this segment: adds nothing.
+                continue;
             };
             // As tantivy's term weight: a field without norms scores as length 1.
             let norms = reader
                 .fieldnorms_readers()
                 .get_field(field)?
                 .unwrap_or_else(|| FieldNormReader::constant(reader.max_doc(), 1));
-            fields.push(FieldBound {
+            fields.push(Some(FieldBound {
                 postings,
                 norms,
                 weight: weight.clone(),
-            });
+            }));
         }
-        Ok(WordBound { fields, infix })
+        Ok(WordBound {
+            maxes: vec![0.0; fields.len()],
+            fields,
+            infix,
+        })
     }
 }
 
@@ -87,7 +92,11 @@ struct FieldBound {
 
 /// One word's block-level cursors in a segment. Targets must not decrease.
 pub(crate) struct WordBound {
-    fields: Vec<FieldBound>,
+    /// In the word's clause order; `None`: the term is not in this segment.
+    fields: Vec<Option<FieldBound>>,
+    /// Each field's block maximum at the last [`WordBound::at`] (0 where it has no
+    /// posting in the window).
+    maxes: Vec<Score>,
     infix: Option<Box<dyn Scorer>>,
 }
 
@@ -104,13 +113,16 @@ impl WordBound {
     pub(crate) fn at(&mut self, target: DocId) -> (Score, DocId) {
         let mut bound = 0.0;
         let mut end = TERMINATED;
-        for field in &mut self.fields {
+        for (field, max) in self.fields.iter_mut().zip(self.maxes.iter_mut()) {
+            *max = 0.0;
+            let Some(field) = field else { continue };
             let at = field.postings.seek(target);
             let len = field.postings.block_len();
             if at >= len {
                 continue; // No posting at or after `target`.
             }
-            bound += field.postings.block_max_score(&field.norms, &field.weight);
+            *max = field.postings.block_max_score(&field.norms, &field.weight);
+            bound += *max;
             end = end.min(field.postings.doc(len - 1));
         }
         // The infix bonus only where the word is inside a longer word: a word whose
@@ -127,5 +139,11 @@ impl WordBound {
             }
         }
         (bound, end)
+    }
+
+    /// Each field's block maximum over the window of the last [`WordBound::at`], in
+    /// the word's clause order.
+    pub(crate) fn field_maxes(&self) -> &[Score] {
+        &self.maxes
     }
 }

@@ -594,14 +594,22 @@ fn all_words(
                 .map(|(_, bound)| *bound)
                 .sum();
         }
-        if window_end.is_some()
-            && let Some(lead_score) = all.lead_score()
-            // Summed in another order than the exact score: a hair of slack for the
-            // rounding, so that only a clear loser is dropped unscored.
-            && (lead_score + others) * (1.0 + 1e-6) <= threshold
-        {
-            candidate = all.seek_lead(candidate + 1);
-            continue;
+        // Summed in another order than the exact score: a hair of slack for the
+        // rounding, so that only a clear loser is dropped.
+        let loses = |lead: Score| (lead + others) * (1.0 + 1e-6) <= threshold;
+        if window_end.is_some() {
+            // First by the block maxima of the lead's fields that have the candidate
+            // (most candidates of a common word have it in one field of several), then
+            // by its score.
+            let lead_maxes = lead.and_then(|w| bounds.get(w)).map(WordBound::field_maxes);
+            if lead_maxes
+                .and_then(|m| all.lead_bound(m))
+                .is_some_and(loses)
+                || all.lead_score().is_some_and(loses)
+            {
+                candidate = all.seek_lead(candidate + 1);
+                continue;
+            }
         }
         let doc = all.match_from(candidate);
         if doc != candidate {

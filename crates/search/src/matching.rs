@@ -116,6 +116,24 @@ impl AnyOf {
         score
     }
 
+    /// An upper bound of the current document's score, from the block maxima of the
+    /// fields that have it (`maxes` in clause order, see [`crate::bounds`]), without
+    /// scoring it: a document that has the word in one field of several is bounded by
+    /// that field alone.
+    pub(crate) fn present_bound(&self, maxes: &[Score]) -> Score {
+        let doc = self.doc;
+        let mut bound = 0.0;
+        for (at, max) in self.docs.iter().zip(maxes) {
+            if *at == doc {
+                bound += *max;
+            }
+        }
+        if self.infix.is_some() && self.docs.last() == Some(&doc) {
+            bound += INFIX_SCORE;
+        }
+        bound
+    }
+
     /// Postings to walk: what makes a word a good or bad lead of an intersection.
     pub(crate) fn cost(&self) -> u64 {
         let clauses = self.clauses.iter().map(|c| c.cost());
@@ -214,6 +232,12 @@ impl AllOf {
     /// the category filter).
     pub(crate) fn lead_word(&self) -> Option<usize> {
         self.order.first().copied().flatten()
+    }
+
+    /// The lead word's [`AnyOf::present_bound`] at its current document.
+    pub(crate) fn lead_bound(&self, maxes: &[Score]) -> Option<Score> {
+        let word = self.lead_word()?;
+        Some(self.words[word].present_bound(maxes))
     }
 
     /// The lead word's score at its current document.
