@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::SyncError;
 use crate::indexer::{CommitPolicy, IndexMsg, Indexer};
+use crate::prewarm::Prewarm;
 use crate::progress::{Meter, ProgressFn};
 
 /// What a run is asked to do.
@@ -465,6 +466,9 @@ impl SyncEngine {
         meter: &mut Meter,
     ) -> Result<Option<ChangeCursor>, SyncError> {
         let (tx, mut rx) = mpsc::channel(self.options.prefetch_pages.max(1));
+        // A delta's records are scattered over the store; a full sync's are mostly new.
+        let prewarm = (phase == Phase::Delta)
+            .then(|| Prewarm::new(self.store.clone(), ctx.tenant.to_owned(), stage));
         let _fetch = AbortOnDrop(tokio::spawn(fetch(
             ctx.provider.clone(),
             CatalogPageRequest {
@@ -474,6 +478,7 @@ impl SyncEngine {
             },
             self.options.page_retries,
             self.options.retry_backoff,
+            prewarm,
             tx,
         )));
         let mut last = cursor;
@@ -672,6 +677,7 @@ async fn fetch(
     request: CatalogPageRequest,
     retries: u32,
     backoff: Duration,
+    prewarm: Option<Prewarm>,
     tx: mpsc::Sender<Result<CatalogPage, ProviderError>>,
 ) {
     let mut from = request.from.clone();
@@ -686,6 +692,9 @@ async fn fetch(
                 None => return,
                 Some(Ok(page)) => {
                     failures = 0;
+                    if let Some(prewarm) = &prewarm {
+                        prewarm.start(&page);
+                    }
                     from = Some(page.next.clone());
                     let more = page.has_more;
                     if tx.send(Ok(page)).await.is_err() || !more {

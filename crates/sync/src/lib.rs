@@ -40,6 +40,7 @@
 pub mod checksum;
 mod engine;
 mod indexer;
+mod prewarm;
 mod progress;
 mod schedule;
 

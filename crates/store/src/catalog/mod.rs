@@ -65,6 +65,18 @@ impl CatalogStore {
         dispatch!(self, apply_batch(batch))
     }
 
+    /// Reads what writing the records `ids` of `entity` will touch, so that a batch
+    /// about to be applied finds its pages cached (SQLite; a no-op on PostgreSQL). Best
+    /// effort and read-only: call it beside the writer, for the next batch.
+    pub async fn prewarm(
+        &self,
+        tenant: &str,
+        entity: EntityKind,
+        ids: &[&str],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, prewarm(tenant, entity, ids))
+    }
+
     /// Deletes up to `limit` records of `entity` that the full sync of `generation` did
     /// not see. Returns what it deleted; an empty outcome means the sweep is done.
     pub async fn sweep_step(

@@ -86,6 +86,68 @@ pub(crate) mod sqlite {
         .await
     }
 
+    /// Ids per prewarm read, and reads in flight at once.
+    const PREWARM_CHUNK: usize = 250;
+    const PREWARM_READS: usize = 4;
+
+    /// Reads the stored rows that writing `ids` will touch, on pooled read connections,
+    /// so that their pages are in the OS page cache when the writer gets to them.
+    ///
+    /// Why: a delta scatters its articles over the whole file (2.4 GB at 1.5M
+    /// articles), and once the file has gone cold each changed article costs the writer
+    /// several synchronous random reads (id mapping, article row, attribute row and its
+    /// key), one at a time: 4.7 s for 10k articles against 1.1 s warm. Read
+    /// connections run beside the writer (WAL) and several at once keep the disk's
+    /// queue full. Best effort: the writer reads whatever is still cold.
+    pub(crate) async fn prewarm(
+        pool: &Pool,
+        tenant: &str,
+        entity: EntityKind,
+        ids: &[&str],
+    ) -> Result<(), StoreError> {
+        let sql_for = |count: usize| match entity {
+            EntityKind::Article => format!(
+                "SELECT a.seq, typeof(s.attributes) FROM catalog_ids i
+                 LEFT JOIN catalog_articles a ON a.tenant = i.tenant AND a.local_id = i.local_id
+                 LEFT JOIN catalog_article_attributes s
+                     ON s.tenant = i.tenant AND s.local_id = i.local_id
+                 WHERE i.tenant = ? AND i.entity = ? AND i.erp_id IN {}",
+                in_list(3, count)
+            ),
+            _ => format!(
+                "SELECT local_id FROM catalog_ids WHERE tenant = ? AND entity = ? AND erp_id IN {}",
+                in_list(3, count)
+            ),
+        };
+        // Collected first: a lazy `map` in the stream makes its futures' lifetimes
+        // higher-ranked, which tokio::spawn's `Send` check cannot prove.
+        let reads: Vec<_> = ids
+            .chunks(PREWARM_CHUNK)
+            .map(|chunk| {
+                let sql = sql_for(chunk.len());
+                async move {
+                    let mut args = Args::default();
+                    args.add(tenant).map_err(encode_err)?;
+                    args.add(entity_name(entity)).map_err(encode_err)?;
+                    for id in chunk {
+                        args.add(*id).map_err(encode_err)?;
+                    }
+                    let mut conn = pool.acquire().await?;
+                    sqlx::query_with(AssertSqlSafe(sql), args)
+                        .fetch_all(&mut *conn)
+                        .await?;
+                    Ok::<(), StoreError>(())
+                }
+            })
+            .collect();
+        use futures::StreamExt as _;
+        let mut reads = futures::stream::iter(reads).buffer_unordered(PREWARM_READS);
+        while let Some(result) = reads.next().await {
+            result?;
+        }
+        Ok(())
+    }
+
     /// SQLite plans every statement for its values anyway.
     async fn plan_bulk_statements(_tx: &mut Conn) -> Result<(), StoreError> {
         Ok(())
@@ -198,6 +260,17 @@ pub(crate) mod postgres {
             &cells,
         )
         .await
+    }
+
+    /// The server keeps its own buffer cache and shares the hub's cores here; reading
+    /// ahead would compete with the writer for both.
+    pub(crate) async fn prewarm(
+        _pool: &Pool,
+        _tenant: &str,
+        _entity: EntityKind,
+        _ids: &[&str],
+    ) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// Plans this transaction's statements for their actual values.

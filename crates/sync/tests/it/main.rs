@@ -11,4 +11,5 @@ mod isolation;
 mod lock;
 mod migrations;
 mod parts;
+mod prewarm;
 mod schedule;
