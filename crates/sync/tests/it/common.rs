@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use erpbridge_model::EntityKind;
+use erpbridge_model::{Article, CatalogRecord, EntityKind};
 use erpbridge_provider::Provider;
 use erpbridge_provider::runtime::{HostedProvider, RuntimeOptions};
 use erpbridge_search::{IndexOptions, SearchIndexes, SearchRequest};
 use erpbridge_sim::{Sim, SimConfig};
-use erpbridge_store::catalog::CatalogStore;
+use erpbridge_store::catalog::{Batch, CatalogStore, Checkpoint, Phase};
 use erpbridge_store::{Db, SqliteDurability};
 use erpbridge_sync::checksum::{provider_checksum, store_checksum};
 use erpbridge_sync::{SyncEngine, SyncOptions};
@@ -163,4 +163,30 @@ pub fn search_ids(engine: &SyncEngine, tenant: &str, query: &str, limit: usize) 
         .into_iter()
         .map(|h| h.erp_id)
         .collect()
+}
+
+/// Writes `articles` as one delta batch of the article stage.
+pub async fn apply_articles(store: &CatalogStore, tenant: &str, articles: &[Article]) {
+    let records: Vec<CatalogRecord> = articles
+        .iter()
+        .cloned()
+        .map(CatalogRecord::Article)
+        .collect();
+    store
+        .apply_batch(&Batch {
+            tenant,
+            provider: "test",
+            stage: EntityKind::Article,
+            records: &records,
+            generation: 1,
+            now_ms: 0,
+            checkpoint: Checkpoint {
+                phase: Phase::Delta,
+                cursor: None,
+                generation: 1,
+                run_id: None,
+            },
+        })
+        .await
+        .unwrap();
 }

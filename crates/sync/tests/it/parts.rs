@@ -2,36 +2,11 @@
 //! (`write_articles`, by digest per part): whatever mix of parts changes, reading the article back gives
 //! exactly the new version, and a neighbour's rows stay untouched.
 
-use erpbridge_model::{Article, ArticleReference, Attribute, CatalogRecord, EntityKind, Image};
+use erpbridge_model::{Article, ArticleReference, Attribute, Image};
 use erpbridge_store::Db;
-use erpbridge_store::catalog::{Batch, CatalogStore, Checkpoint, Phase};
+use erpbridge_store::catalog::CatalogStore;
 
-use crate::common::{Backend, env, sim, tenant};
-
-async fn apply(store: &CatalogStore, tenant: &str, articles: &[Article]) {
-    let records: Vec<CatalogRecord> = articles
-        .iter()
-        .cloned()
-        .map(CatalogRecord::Article)
-        .collect();
-    store
-        .apply_batch(&Batch {
-            tenant,
-            provider: "test",
-            stage: EntityKind::Article,
-            records: &records,
-            generation: 1,
-            now_ms: 0,
-            checkpoint: Checkpoint {
-                phase: Phase::Delta,
-                cursor: None,
-                generation: 1,
-                run_id: None,
-            },
-        })
-        .await
-        .unwrap();
-}
+use crate::common::{Backend, apply_articles as apply, env, sim, tenant};
 
 async fn assert_stored(store: &CatalogStore, tenant: &str, expected: &Article, what: &str) {
     let stored = store.article(tenant, &expected.id.0).await.unwrap();

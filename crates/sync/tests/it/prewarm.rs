@@ -2,10 +2,9 @@
 //! stored ones, unknown ones, hostile text, more than one statement's worth, for every
 //! entity, the store answers the same afterwards.
 
-use erpbridge_model::{CatalogRecord, EntityKind};
-use erpbridge_store::catalog::{Batch, Checkpoint, Phase};
+use erpbridge_model::EntityKind;
 
-use crate::common::{Backend, env, sim, tenant};
+use crate::common::{Backend, apply_articles, env, sim, tenant};
 
 async fn prewarm_reads_and_changes_nothing(backend: Backend) {
     let Some(env) = env(backend).await else {
@@ -14,26 +13,10 @@ async fn prewarm_reads_and_changes_nothing(backend: Backend) {
     let store = env.store();
     let tenant = tenant("prewarm");
     let sim = sim(300, 5);
-    let records: Vec<CatalogRecord> = (1..=300)
-        .map(|i| CatalogRecord::Article(sim.article(&format!("A{i:08}").into()).unwrap()))
+    let articles: Vec<_> = (1..=300)
+        .map(|i| sim.article(&format!("A{i:08}").into()).unwrap())
         .collect();
-    store
-        .apply_batch(&Batch {
-            tenant: &tenant,
-            provider: "test",
-            stage: EntityKind::Article,
-            records: &records,
-            generation: 1,
-            now_ms: 0,
-            checkpoint: Checkpoint {
-                phase: Phase::Delta,
-                cursor: None,
-                generation: 1,
-                run_id: None,
-            },
-        })
-        .await
-        .unwrap();
+    apply_articles(store, &tenant, &articles).await;
     let counts = store.counts(&tenant).await.unwrap();
     let sample = store.article(&tenant, "A00000150").await.unwrap();
     assert!(sample.is_some());
